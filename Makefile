@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint browser bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) main.py serve --demo
+
+browser:
+	bash scripts/ensure-chromium
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP) browser lint
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m tests.benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

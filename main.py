@@ -1,0 +1,245 @@
+"""Audit Logs: configuration, wiring and the command line. Run `python main.py --help`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from store import settings, taxonomy
+from store.db import StoreError, connection, open_database
+from store.events import EventFilter, Sort, Viewer
+
+DEMO_EVENTS = 20_000
+SEED_TRANSACTION = 50_000  # demo data commits in steps: a smaller WAL, and no work lost to a Ctrl-C
+DEMO_ACCOUNTS = (
+    ('owner@acme.io', 'owner-demo-pass', 'owner', ()),
+    ('research-admin@acme.io', 'admin-demo-pass', 'admin', ('research',)),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='python main.py',
+                                     description='Audit Logs: a self-hosted audit-log dashboard.')
+    parser.add_argument('--db', default=None, help='database URL (default: $DATABASE_URL, else sqlite:///data/audit.db)')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+
+    serve = commands.add_parser('serve', help='serve the web app and the API (the default command)')
+    serve.add_argument('--host', default='127.0.0.1')
+    serve.add_argument('--port', type=int, default=8080)
+    serve.add_argument('--demo', action='store_true', help='seed demo events and demo accounts into an empty database')
+
+    seed = commands.add_parser('seed', help='add realistic demo events')
+    seed.add_argument('--events', type=int, required=True, metavar='N')
+    seed.add_argument('--seed', type=int, default=None, metavar='S', help='random seed: the same seed, the same events')
+    seed.add_argument('--end', default=None, metavar='T', help='newest possible timestamp (default: now)')
+
+    user = commands.add_parser('create-user', help='create an account (password from stdin or a prompt)')
+    user.add_argument('email')
+    user.add_argument('--role', choices=('owner', 'admin'), required=True)
+    user.add_argument('--workspace', action='append', default=[], metavar='NAME',
+                      help='a workspace the admin administers (repeat for several)')
+
+    token = commands.add_parser('create-token', help='print a new API token once')
+    token.add_argument('name')
+    token.add_argument('--workspace', default=None, metavar='NAME', help='limit the token to one workspace')
+
+    importer = commands.add_parser('import', help='append events from a JSON Lines or CSV file, all or nothing')
+    importer.add_argument('file')
+
+    export = commands.add_parser('export', help='write the matching events to .xlsx or .csv')
+    add_filter_arguments(export)
+    export.add_argument('-o', '--output', required=True, metavar='FILE', help='a .xlsx or .csv file')
+
+    commands.add_parser('verify', help='check the integrity chain of every stored event')
+    return parser
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--search', default='')
+    parser.add_argument('--scope', choices=taxonomy.SCOPES)
+    parser.add_argument('--category')
+    parser.add_argument('--status', choices=('SUCCESS', 'FAILED'))
+    parser.add_argument('--user')
+    parser.add_argument('--workspace')
+    parser.add_argument('--since', metavar='T', help='ISO 8601 time, e.g. 2026-10-01 or 2026-10-01T08:00:00Z')
+    parser.add_argument('--until', metavar='T')
+
+
+def event_filter(args: argparse.Namespace) -> EventFilter:
+    from store.validation import ValidationError, parse_timestamp
+
+    if args.category and args.scope and args.category not in taxonomy.categories(args.scope):
+        raise StoreError(f'--category {args.category!r} is not a category of {args.scope}')
+    try:
+        since = parse_timestamp(args.since, '--since') if args.since else None
+        until = parse_timestamp(args.until, '--until') if args.until else None
+    except ValidationError as exc:
+        raise StoreError(str(exc)) from None
+    return EventFilter(search=args.search or '', scope=args.scope, category=args.category, status=args.status,
+                       user=args.user, since=since, until=until, workspace=args.workspace)
+
+
+def read_password(email: str) -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip('\r\n')
+    first = getpass.getpass(f'Password for {email}: ')
+    if getpass.getpass('Repeat the password: ') != first:
+        raise StoreError('the passwords do not match')
+    return first
+
+
+def cmd_serve(args: argparse.Namespace, url: str) -> int:
+    from store import meta
+    from store.accounts import count_accounts, create_account
+    from store.events import count_events
+    from store.ingest import append_events
+    from store.seed import demo_events
+    from ui.app import serve
+    from ui.config import AppConfig
+
+    open_database(url)
+    with connection():
+        if args.demo and count_events(Viewer.organization(), EventFilter()) == 0:
+            append_events(demo_events(DEMO_EVENTS))
+            print(f'Seeded {DEMO_EVENTS:,} demo events.')
+        if args.demo and count_accounts() == 0:
+            for email, password, role, workspaces in DEMO_ACCOUNTS:
+                create_account(email, password, role, workspaces)
+                print(f'Demo account: {email} / {password}')
+        secret = settings.SESSION_SECRET.value() or meta.session_secret()
+    from store.timefmt import zone
+    app_config = AppConfig(
+        database_url=url, timezone=zone(settings.DISPLAY_TIMEZONE.value()),
+        organization=settings.ORGANIZATION_NAME.value(),
+        session_idle_minutes=positive_int(settings.SESSION_IDLE_MINUTES),
+        storage_secret=secret)
+    serve(app_config, host=args.host, port=args.port)
+    return 0
+
+
+def positive_int(setting: settings.Setting) -> int:
+    value = setting.value()
+    if not value.isdigit() or int(value) < 1:
+        raise StoreError(f'{setting.env} must be a whole number of at least 1, not {value!r}')
+    return int(value)
+
+
+def cmd_seed(args: argparse.Namespace, url: str) -> int:
+    import time
+
+    from store.ingest import append_events, chunked
+    from store.seed import demo_events, prefetched
+    from store.validation import ValidationError, parse_timestamp
+
+    if args.events < 1:
+        raise StoreError('--events must be at least 1')
+    try:
+        end = parse_timestamp(args.end, '--end') if args.end else None
+    except ValidationError as exc:
+        raise StoreError(str(exc)) from None
+    open_database(url)
+    started = time.perf_counter()
+    stored = duplicates = 0
+    with connection():
+        for batch in chunked(prefetched(demo_events(args.events, seed=args.seed, end=end)), SEED_TRANSACTION):
+            result = append_events(batch)
+            stored, duplicates = stored + result.stored, duplicates + result.duplicates
+    elapsed = time.perf_counter() - started
+    print(f'Added {stored:,} events ({duplicates:,} already stored) in {elapsed:.1f} s.')
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace, url: str) -> int:
+    from store import self_audit
+    from store.accounts import check_email, create_account
+
+    email = check_email(args.email)
+    if args.role == 'admin' and not args.workspace:
+        raise StoreError('--role admin needs --workspace NAME')
+    if args.role == 'owner' and args.workspace:
+        raise StoreError('an owner sees every workspace: leave out --workspace')
+    password = read_password(email)
+    open_database(url)
+    with connection():
+        account = create_account(email, password, args.role, args.workspace)
+        self_audit.record('system', 'Create Account', account.email,
+                          f'Created {account.role_label} account {account.email} from the command line')
+    where = f' of {", ".join(account.workspaces)}' if account.workspaces else ''
+    print(f'Created {account.role_label}{where}: {account.email}')
+    return 0
+
+
+def cmd_create_token(args: argparse.Namespace, url: str) -> int:
+    from store.tokens import create_token
+
+    open_database(url)
+    with connection():
+        token = create_token(args.name, args.workspace, created_by='command line')
+    print(token)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, url: str) -> int:
+    from store.importer import import_file
+
+    open_database(url)
+    with connection():
+        result = import_file(args.file, progress=lambda n: print(f'  checked {n:,} events…', file=sys.stderr))
+    print(f'Imported {result.stored:,} events from {args.file} ({result.duplicates:,} already stored).')
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, url: str) -> int:
+    from store.export import export_to_file
+
+    flt = event_filter(args)
+    open_database(url)
+    with connection():
+        rows = export_to_file(Path(args.output), Viewer.organization('command line'), flt, Sort(),
+                              exported_by='command line')
+    print(f'Wrote {rows:,} events to {args.output}.')
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, url: str) -> int:
+    from store.chain import verify
+
+    open_database(url)
+    with connection():
+        report = verify()
+    print(report.summary())
+    return 0 if report.ok else 2
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, str], int]] = {
+    'serve': cmd_serve, 'seed': cmd_seed, 'create-user': cmd_create_user, 'create-token': cmd_create_token,
+    'import': cmd_import, 'export': cmd_export, 'verify': cmd_verify,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), 'serve'])
+    url = args.db or settings.DATABASE_URL.value()
+    try:
+        taxonomy.load_extra_categories(settings.TAXONOMY_FILE.value())
+        return COMMANDS[args.command](args, url)
+    except StoreError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == '__main__':
+    if os.environ.get('NICEGUI_USER_SIMULATION'):
+        # NiceGUI's `user` test fixture runs this file; serve the configured database without parsing pytest's argv.
+        main(['serve'])
+    else:
+        sys.exit(main())

@@ -1,0 +1,1 @@
+"""Everything about the audit data; nothing about the browser."""

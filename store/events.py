@@ -1,0 +1,205 @@
+"""Reading events: the one query that applies a viewer's visibility and a filter.
+
+Every reader (the table, its total, the chart, the export, the API, the command line) goes
+through `select_events`; nothing else in the project reads the event table for a viewer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from store.db import database
+from store.timefmt import from_millis, to_millis
+
+SORTABLE = {
+    'timestamp': 'e.ts', 'user': 'e.actor', 'scope': 'e.scope', 'category': 'e.category', 'action': 'e.action',
+    'target': 'e.target', 'status': 'e.status', 'description': 'e.description',
+}
+MIN_INDEXED_TERM = 3  # the trigram index narrows terms of three characters or more
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose eyes: the whole organization (workspaces is None) or only the named workspaces."""
+
+    name: str
+    workspaces: frozenset[str] | None = None
+
+    @property
+    def is_organization(self) -> bool:
+        return self.workspaces is None
+
+    @classmethod
+    def organization(cls, name: str = 'organization') -> Viewer:
+        return cls(name, None)
+
+    @classmethod
+    def of_workspaces(cls, name: str, workspaces: set[str] | frozenset[str] | list[str]) -> Viewer:
+        return cls(name, frozenset(workspaces))
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    search: str = ''
+    scope: str | None = None
+    category: str | None = None
+    status: str | None = None
+    user: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    workspace: str | None = None
+
+    def active(self) -> dict[str, str]:
+        """The filters that narrow the view, by name, for chips, file headers and self-audit."""
+        values = {'search': self.search.strip(), 'scope': self.scope, 'category': self.category,
+                  'status': self.status, 'user': self.user, 'workspace': self.workspace,
+                  'since': self.since.isoformat() if self.since else None,
+                  'until': self.until.isoformat() if self.until else None}
+        return {k: v for k, v in values.items() if v}
+
+
+@dataclass(frozen=True)
+class Sort:
+    column: str = 'timestamp'
+    descending: bool = True
+
+    def __post_init__(self) -> None:
+        if self.column not in SORTABLE:
+            raise ValueError(f'cannot sort by {self.column!r}; sortable columns are {", ".join(SORTABLE)}')
+
+
+@dataclass
+class EventPage:
+    events: list[dict[str, Any]]
+    total: int
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class _Query:
+    where: str
+    params: list[Any] = field(default_factory=list)
+
+
+def select_events(viewer: Viewer, flt: EventFilter) -> _Query:
+    """The WHERE clause of every read: the viewer's visibility first, then the filter."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if viewer.workspaces is not None:
+        names = sorted(viewer.workspaces)
+        if not names:
+            return _Query('0 = 1')
+        clauses.append(f'e.workspace_id IN (SELECT id FROM workspace WHERE name IN ({_marks(names)}))')
+        params += names
+    if flt.workspace:
+        clauses.append('e.workspace_id = (SELECT id FROM workspace WHERE name = ?)')
+        params.append(flt.workspace)
+    for column, value in (('e.scope', flt.scope), ('e.category', flt.category), ('e.status', flt.status),
+                          ('e.actor', flt.user)):
+        if value:
+            clauses.append(f'{column} = ?')
+            params.append(value)
+    if flt.since:
+        clauses.append('e.ts >= ?')
+        params.append(to_millis(flt.since))
+    if flt.until:
+        clauses.append('e.ts < ?')
+        params.append(to_millis(flt.until))
+    term = normalize_search(flt.search)
+    if term:
+        if len(term) >= MIN_INDEXED_TERM:
+            clauses.append('e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH ?)')
+            params.append(trigram_query(term))
+        clauses.append('instr(e.search_text, ?) > 0')
+        params.append(term)
+    return _Query(' AND '.join(clauses) or '1 = 1', params)
+
+
+def normalize_search(search: str | None) -> str:
+    """The search as matched: lower-cased, trimmed, with control characters removed."""
+    if not search:
+        return ''
+    return ''.join(ch for ch in search if ch >= ' ').strip().lower()
+
+
+def trigram_query(term: str) -> str:
+    """An FTS5 query for rows holding every trigram of `term`, a superset of the substring matches."""
+    grams = dict.fromkeys(term[i:i + 3] for i in range(len(term) - 2))
+    return ' AND '.join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def _marks(values: list[Any]) -> str:
+    return ','.join('?' * len(values))
+
+
+COLUMNS = """e.seq, e.uid, e.ts, e.actor, e.scope, e.category, e.action, e.target, e.status, e.description,
+             (SELECT name FROM workspace w WHERE w.id = e.workspace_id), e.metadata, e.hash"""
+
+
+def _order(sort: Sort) -> str:
+    direction = 'DESC' if sort.descending else 'ASC'
+    column = SORTABLE[sort.column]
+    if column == 'e.ts':
+        return f'e.ts {direction}, e.seq {direction}'
+    return f'{column} {direction}, e.ts {direction}, e.seq {direction}'
+
+
+def _event(row: tuple) -> dict[str, Any]:
+    return {
+        'seq': row[0], 'id': row[1], 'timestamp': from_millis(row[2]), 'user': row[3], 'scope': row[4],
+        'category': row[5], 'action': row[6], 'target': row[7], 'status': row[8], 'description': row[9],
+        'workspace': row[10], 'metadata': json.loads(row[11]) if row[11] else None, 'hash': row[12],
+    }
+
+
+def count_events(viewer: Viewer, flt: EventFilter) -> int:
+    query = select_events(viewer, flt)
+    return database.execute_sql(f'SELECT count(*) FROM event e WHERE {query.where}', query.params).fetchone()[0]
+
+
+def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: int = 0,
+                limit: int = 50) -> EventPage:
+    """One page of the events `viewer` may see that match `flt`, with the exact total."""
+    offset, limit = max(0, int(offset)), max(1, min(int(limit), 1000))
+    query = select_events(viewer, flt)
+    rows = database.execute_sql(
+        f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)} LIMIT ? OFFSET ?',
+        [*query.params, limit, offset])
+    return EventPage([_event(row) for row in rows], count_events(viewer, flt), offset)
+
+
+def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), chunk: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every matching event in `sort` order, read in chunks so memory stays bounded."""
+    query = select_events(viewer, flt)
+    cursor = database.execute_sql(f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)}',
+                                  query.params)
+    while rows := cursor.fetchmany(chunk):
+        for row in rows:
+            yield _event(row)
+
+
+def events_before(viewer: Viewer, flt: EventFilter, cursor: tuple[int, int] | None, limit: int) -> list[dict]:
+    """Newest-first events strictly older than the keyset `cursor` (ts, seq): stable while events arrive."""
+    query = select_events(viewer, flt)
+    where, params = query.where, list(query.params)
+    if cursor is not None:
+        where += ' AND (e.ts < ? OR (e.ts = ? AND e.seq < ?))'
+        params += [cursor[0], cursor[0], cursor[1]]
+    rows = database.execute_sql(
+        f'SELECT {COLUMNS} FROM event e WHERE {where} ORDER BY e.ts DESC, e.seq DESC LIMIT ?', [*params, limit])
+    return [_event(row) for row in rows]
+
+
+def visible_users(viewer: Viewer, flt: EventFilter = EventFilter(), limit: int = 200) -> list[str]:
+    query = select_events(viewer, replace(flt, user=None))
+    rows = database.execute_sql(
+        f'SELECT DISTINCT e.actor FROM event e WHERE {query.where} ORDER BY e.actor LIMIT ?', [*query.params, limit])
+    return [row[0] for row in rows]
+
+
+def workspace_names() -> list[str]:
+    return [row[0] for row in database.execute_sql('SELECT name FROM workspace ORDER BY name')]

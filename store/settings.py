@@ -1,0 +1,50 @@
+"""Settings, declared once: name, environment variable, default and help.
+
+The README lists every setting; a test fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: str
+    help: str
+
+    def value(self) -> str:
+        return os.environ.get(self.env, self.default)
+
+
+DATABASE_URL = Setting(
+    'database_url', 'DATABASE_URL', 'sqlite:///data/audit.db',
+    'Where events are stored: sqlite:///path/to/file.db or postgresql://user:pass@host:5432/name.',
+)
+DISPLAY_TIMEZONE = Setting(
+    'display_timezone', 'AUDIT_TIMEZONE', 'UTC',
+    'IANA time zone used to show and export timestamps, e.g. Europe/Berlin.',
+)
+TAXONOMY_FILE = Setting(
+    'taxonomy_file', 'AUDIT_TAXONOMY_FILE', '',
+    'Optional JSON file {"Scope": ["Extra category", ...]} adding categories to the fixed scopes.',
+)
+ORGANIZATION_NAME = Setting(
+    'organization_name', 'AUDIT_ORGANIZATION', 'Acme',
+    'The organization name shown in the header ("All of Acme").',
+)
+SESSION_SECRET = Setting(
+    'session_secret', 'AUDIT_SESSION_SECRET', '',
+    'Secret that signs browser sessions; empty means one is generated once and kept beside the database.',
+)
+SESSION_IDLE_MINUTES = Setting(
+    'session_idle_minutes', 'AUDIT_SESSION_IDLE_MINUTES', '60',
+    'Minutes of inactivity after which a browser session must sign in again.',
+)
+
+ALL: tuple[Setting, ...] = (
+    DATABASE_URL, DISPLAY_TIMEZONE, TAXONOMY_FILE, ORGANIZATION_NAME, SESSION_SECRET, SESSION_IDLE_MINUTES,
+)

@@ -1,0 +1,142 @@
+"""Turning an incoming event (JSON object or CSV row) into a checked event, or a clear refusal."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from store import taxonomy
+
+FIELDS = ('id', 'timestamp', 'user', 'scope', 'category', 'action', 'target', 'status', 'description',
+          'workspace', 'metadata')
+REQUIRED = ('user', 'scope', 'category', 'action')
+STATUSES = ('SUCCESS', 'FAILED')
+
+MAX_LENGTH = {
+    'id': 128, 'user': 320, 'scope': 40, 'category': 100, 'status': 20, 'action': 200, 'target': 500,
+    'description': 4000, 'workspace': 100, 'timestamp': 64,
+}
+MAX_METADATA_BYTES = 16 * 1024
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ValidationError(ValueError):
+    """An event that cannot be stored; names the field and, in a batch, the event's index."""
+
+    def __init__(self, field: str, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.index = index
+
+    def at(self, index: int) -> ValidationError:
+        return ValidationError(self.field, self.message, index)
+
+    def __str__(self) -> str:
+        where = f'event {self.index}: ' if self.index is not None else ''
+        return f'{where}{self.field}: {self.message}'
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    id: str | None
+    timestamp: datetime
+    user: str
+    scope: str
+    category: str
+    action: str
+    target: str
+    status: str
+    description: str
+    workspace: str | None
+    metadata: dict[str, Any] | None
+
+
+def parse_timestamp(value: Any, field: str = 'timestamp') -> datetime:
+    """An ISO 8601 timestamp as an aware UTC datetime; one without a zone is read as UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > MAX_LENGTH['timestamp']:
+            raise ValidationError(field, 'expected an ISO 8601 timestamp such as 2026-10-01T08:00:00Z')
+        try:
+            parsed = datetime.fromisoformat(text.replace(' ', 'T', 1) if 'T' not in text else text)
+        except ValueError:
+            raise ValidationError(field, f'{value!r} is not an ISO 8601 timestamp') from None
+    else:
+        raise ValidationError(field, 'expected an ISO 8601 timestamp string')
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    if parsed < EARLIEST:
+        raise ValidationError(field, 'is before 1970')
+    return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+
+
+def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None:
+    value = raw.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(field, 'is required')
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(field, f'must be a string, not {type(value).__name__}')
+    value = value.strip()
+    if len(value) > MAX_LENGTH[field]:
+        raise ValidationError(field, f'is longer than {MAX_LENGTH[field]} characters')
+    return value
+
+
+def _metadata(raw: dict[str, Any]) -> dict[str, Any] | None:
+    value = raw.get('metadata')
+    if value is None or value == '':
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValidationError('metadata', 'is not valid JSON') from None
+    if not isinstance(value, dict):
+        raise ValidationError('metadata', 'must be a JSON object')
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
+        raise ValidationError('metadata', f'is larger than {MAX_METADATA_BYTES // 1024} KiB')
+    return value
+
+
+def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
+    """Check one incoming event; raise ValidationError naming the first bad field."""
+    if not isinstance(raw, dict):
+        raise ValidationError('event', 'must be a JSON object')
+    unknown = sorted(set(raw) - set(FIELDS))
+    if unknown:
+        raise ValidationError(unknown[0], 'is not a field of an event')
+    for field in REQUIRED:
+        _text(raw, field, required=True)
+    scope = _text(raw, 'scope', required=True)
+    if scope not in taxonomy.SCOPES:
+        raise ValidationError('scope', f'{scope!r} is not one of {", ".join(taxonomy.SCOPES)}')
+    category = _text(raw, 'category', required=True)
+    if category not in taxonomy.categories(scope):
+        raise ValidationError('category', f'{category!r} is not a category of {scope} '
+                                          f'({", ".join(taxonomy.categories(scope))})')
+    status = _text(raw, 'status', required=False) or 'SUCCESS'
+    if status not in STATUSES:
+        raise ValidationError('status', f'{status!r} must be SUCCESS or FAILED')
+    timestamp = raw.get('timestamp')
+    when = parse_timestamp(timestamp) if timestamp not in (None, '') else (now or datetime.now(UTC))
+    return NewEvent(
+        id=_text(raw, 'id', required=False),
+        timestamp=parse_timestamp(when),
+        user=_text(raw, 'user', required=True),
+        scope=scope,
+        category=category,
+        action=_text(raw, 'action', required=True),
+        target=_text(raw, 'target', required=False) or '',
+        status=status,
+        description=_text(raw, 'description', required=False) or '',
+        workspace=_text(raw, 'workspace', required=False),
+        metadata=_metadata(raw),
+    )

@@ -1,0 +1,100 @@
+"""A real server started as a user starts it, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = '/usr/bin/chromium'
+CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--no-first-run']
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Server:
+    url: str
+    database_url: str
+    process: subprocess.Popen
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def start_server(database_url: str, log: Path, extra_env: dict[str, str] | None = None) -> Server:
+    """`python main.py serve` on a free loopback port, as a user runs it; waits until it answers."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST' and not k.startswith('NICEGUI_')}
+    env.update({'AUDIT_SESSION_SECRET': 'browser-test-secret', **(extra_env or {})})
+    handle = log.open('w')
+    process = subprocess.Popen([sys.executable, 'main.py', '--db', database_url, 'serve', '--port', str(port)],
+                               cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f'the server exited with {process.returncode}:\n{log.read_text()}')
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=0.5):
+                return Server(f'http://127.0.0.1:{port}', database_url, process)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f'the server did not answer within 30 s:\n{log.read_text()}')
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope='session')
+def browser() -> Iterator:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get('CI') == 'true':
+            pytest.fail(f'{CHROMIUM} is missing: CI must run the browser tests (make test installs chromium)')
+        pytest.skip(f'{CHROMIUM} is missing: install Debian\'s chromium package to run the browser tests')
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    context = browser.new_context(viewport={'width': 1400, 'height': 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def log_in(page, server: Server, email: str, password: str, path: str = '/audit-logs') -> None:
+    page.goto(f'{server.url}{path}')
+    page.get_by_label('Email').fill(email)
+    page.get_by_label('Password').fill(password)
+    page.get_by_role('button', name='Log in').click()
+    page.wait_for_url(f'**{path.split("?")[0]}*')
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    """The app serving this test's own database; request data fixtures before this one."""
+    running = start_server(database_url, tmp_path / 'server.log')
+    yield running
+    stop_server(running)

@@ -1,0 +1,69 @@
+"""Fixtures shared by every test: a fresh real SQLite file, events, and accounts of each role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from store import taxonomy
+from store.accounts import Account, create_account
+from store.db import close_database, connection, database, open_database
+from store.ingest import AppendResult, append_events
+from store.validation import validate_event
+
+OWNER = ('owner@acme.io', 'owner-test-pass')
+ADMIN_A = ('admin-a@acme.io', 'admin-a-test-pass')  # Workspace Admin of "alpha"
+ADMIN_B = ('admin-b@acme.io', 'admin-b-test-pass')  # Workspace Admin of "beta"
+
+
+@pytest.fixture(autouse=True)
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every test gets its own database file; main.py (run by NiceGUI's `user` fixture) reads the same URL."""
+    url = f'sqlite:///{tmp_path / "audit.db"}'
+    monkeypatch.setenv('DATABASE_URL', url)
+    monkeypatch.setenv('AUDIT_SESSION_SECRET', 'test-secret')
+    monkeypatch.delenv('AUDIT_TAXONOMY_FILE', raising=False)
+    taxonomy.load_extra_categories('')
+    open_database(url)
+    with connection():
+        yield url
+    close_database()
+
+
+def event(**fields: Any) -> dict[str, Any]:
+    """A valid raw event; keyword arguments override its fields."""
+    raw = {'timestamp': '2026-10-01T08:00:00Z', 'user': 'alice@acme.io', 'scope': 'Service',
+           'category': 'AI Notebook', 'action': 'Start Notebook', 'target': 'nb-1', 'status': 'SUCCESS',
+           'description': 'Started notebook nb-1', 'workspace': 'alpha'}
+    raw.update(fields)
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+@pytest.fixture
+def add_events() -> Callable[..., AppendResult]:
+    """add_events(raw, raw, ...) validates and stores events through the one ingestion path."""
+    def add(*raws: dict[str, Any]) -> AppendResult:
+        return append_events([validate_event(raw) for raw in raws])
+    return add
+
+
+@pytest.fixture
+def accounts() -> dict[str, Account]:
+    """An Organization Owner, and Workspace Admins of "alpha" and of "beta"."""
+    return {
+        'owner': create_account(*OWNER, 'owner'),
+        'admin_a': create_account(*ADMIN_A, 'admin', ['alpha']),
+        'admin_b': create_account(*ADMIN_B, 'admin', ['beta']),
+    }
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def raw_sql(sql: str, params: tuple = ()) -> list[tuple]:
+    return list(database.execute_sql(sql, params))

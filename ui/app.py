@@ -1,0 +1,21 @@
+"""Wiring the pages, the API and the middleware into NiceGUI's app, and serving it."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from ui import audit_logs, login
+from ui.config import AppConfig, config, set_config
+
+
+def register(app_config: AppConfig) -> None:
+    """Register every route; called once per process (and once per simulated test app)."""
+    set_config(app_config)
+    login.register()
+    audit_logs.register()
+
+
+def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> None:
+    register(app_config)
+    ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
+           storage_secret=config().storage_secret, show_welcome_message=False)

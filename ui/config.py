@@ -1,0 +1,33 @@
+"""The running app's resolved settings, set once by main.py before pages are built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    database_url: str
+    timezone: ZoneInfo
+    organization: str
+    session_idle_minutes: int
+    storage_secret: str
+
+    @property
+    def timezone_name(self) -> str:
+        return self.timezone.key
+
+
+_current: AppConfig | None = None
+
+
+def set_config(config: AppConfig) -> None:
+    global _current
+    _current = config
+
+
+def config() -> AppConfig:
+    if _current is None:
+        raise RuntimeError('the app is not configured: main.py sets the configuration before serving')
+    return _current

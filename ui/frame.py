@@ -1,0 +1,53 @@
+"""The frame around every signed-in page: the header and the left sidebar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from nicegui import ui
+
+from store.accounts import Account
+from ui import theme
+from ui.config import config
+
+NAV = (
+    ('Audit Logs', '/audit-logs', 'list_alt', None),
+    ('Members', '/members', 'group', 'owner'),
+    ('API tokens', '/tokens', 'key', 'owner'),
+    ('Integrity', '/integrity', 'verified_user', 'owner'),
+)
+
+
+def scope_label(account: Account) -> str:
+    """What the viewer is looking at: the whole organization, or named workspaces."""
+    if account.role == 'owner':
+        return f'All of {config().organization}'
+    names = ', '.join(account.workspaces)
+    return f'Workspace: {names}' if len(account.workspaces) == 1 else f'Workspaces: {names}'
+
+
+@contextmanager
+def frame(account: Account, title: str) -> Iterator[None]:
+    """Build the header and sidebar, then let the caller fill the main area."""
+    ui.page_title(f'{title} · {theme.PRODUCT}')
+    with ui.header().classes(theme.HEADER_CLASSES):
+        with ui.row().classes('items-center gap-2'):
+            ui.button(icon='menu', on_click=lambda: drawer.toggle()).props('flat round dense color=white') \
+                .props('aria-label="Toggle sidebar"')
+            ui.label(theme.PRODUCT).classes('text-lg font-semibold')
+            ui.label(scope_label(account)).classes('text-sm opacity-80').mark('viewing')
+        with ui.row().classes('items-center gap-3'):
+            ui.label(f'{account.email} · {account.role_label}').classes('text-sm').mark('whoami')
+            ui.button('Log out', on_click=lambda: ui.navigate.to('/logout')).props('flat dense color=white')
+    with ui.left_drawer(value=True, bordered=True).props('width=220 breakpoint=1024') as drawer:
+        with ui.column().classes('w-full gap-1'):
+            for label, path, icon, role in NAV:
+                if role and account.role != role:
+                    continue
+                with ui.link(target=path).classes('flex items-center gap-3 px-3 py-2 rounded no-underline '
+                                                  'text-slate-800 hover:bg-slate-100'):
+                    ui.icon(icon)
+                    ui.label(label)
+    with ui.column().classes('w-full p-4 gap-3'):
+        yield

@@ -1,0 +1,84 @@
+"""The sign-in page, sign-out, and the middleware that keeps every other page behind a session."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import app, ui
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from store import self_audit
+from store.accounts import authenticate
+from store.throttle import LoginThrottle
+from ui import db, session, theme
+
+throttle = LoginThrottle(limit=5, window=300, lockout=60)
+
+
+class AuthMiddleware(BaseHTTPMiddleware):
+    """Every page but the public ones needs a signed-in session; the API has its own tokens."""
+
+    async def dispatch(self, request: Request, call_next):
+        if session.is_public(request.url.path) or session.signed_in_email():
+            return await call_next(request)
+        return session.login_redirect(request)
+
+
+def client_key(request: Request) -> str:
+    return f'client:{request.client.host if request.client else "unknown"}'
+
+
+def register() -> None:
+    app.add_middleware(AuthMiddleware)
+
+    @ui.page('/login')
+    def login_page(request: Request, redirect_to: str = '/audit-logs') -> RedirectResponse | None:
+        target = session.safe_redirect_target(redirect_to)
+        if session.signed_in_email():
+            return RedirectResponse(target)
+        ui.page_title(f'Log in · {theme.PRODUCT}')
+
+        async def attempt() -> None:
+            email = (email_input.value or '').strip().lower()[:320]
+            keys = (f'email:{email}', client_key(request))
+            wait = throttle.wait(*keys)
+            if wait:
+                message.set_text(f'Too many failed attempts. Try again in {wait} seconds.')
+                return
+            account = await db.call(authenticate, email, password_input.value or '')
+            if account is None:
+                throttle.failed(*keys)
+                await db.call(self_audit.record, email or 'anonymous', 'Sign In', email or '(empty)',
+                              'Failed sign-in attempt', status='FAILED',
+                              metadata={'ip': request.client.host if request.client else None})
+                wait = throttle.wait(*keys)
+                message.set_text(f'Too many failed attempts. Try again in {wait} seconds.' if wait
+                                 else 'Wrong email or password.')
+                return
+            throttle.succeeded(*keys)
+            session.sign_in(account)
+            await db.call(self_audit.record, account.email, 'Sign In', account.email, 'Signed in',
+                          metadata={'ip': request.client.host if request.client else None})
+            ui.navigate.to(target)
+
+        with ui.card().classes('absolute-center w-96'):
+            ui.label(theme.PRODUCT).classes('text-xl font-semibold')
+            email_input = ui.input('Email').props('autocomplete=username autofocus').classes('w-full') \
+                .on('keydown.enter', attempt)
+            password_input = ui.input('Password', password=True).props('autocomplete=current-password') \
+                .classes('w-full').on('keydown.enter', attempt)
+            message = ui.label('').classes('text-negative text-sm').mark('login-message')
+            ui.button('Log in', on_click=attempt).classes('w-full')
+        return None
+
+    @ui.page('/logout')
+    async def logout_page() -> RedirectResponse:
+        email = session.signed_in_email()
+        session.sign_out()
+        if email:
+            await db.call(self_audit.record, email, 'Sign Out', email, 'Signed out')
+        return RedirectResponse('/login')
+
+    @ui.page('/')
+    def index() -> RedirectResponse:
+        return RedirectResponse('/audit-logs')
