@@ -11,7 +11,7 @@ import pytest
 
 from store import taxonomy
 from store.accounts import Account, create_account
-from store.db import close_database, connection, database, open_database
+from store.db import close_database, database, open_database
 from store.ingest import AppendResult, append_events
 from store.validation import validate_event
 
@@ -29,8 +29,8 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     monkeypatch.delenv('AUDIT_TAXONOMY_FILE', raising=False)
     taxonomy.load_extra_categories('')
     open_database(url)
-    with connection():
-        yield url
+    database.connect(reuse_if_open=True)
+    yield url
     close_database()
 
 

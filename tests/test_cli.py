@@ -1,0 +1,70 @@
+"""The command line as a user runs it: one clear line and a non-zero exit on errors, never a traceback."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, stdin: str = '') -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, 'main.py', *args], cwd=ROOT, input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    return f'sqlite:///{tmp_path / "cli.db"}'
+
+
+def test_seed_import_verify(db, tmp_path):
+    assert 'Added 200 events' in run('--db', db, 'seed', '--events', '200', '--seed', '1').stdout
+    path = tmp_path / 'e.jsonl'
+    path.write_text('{"user": "a@acme.io", "scope": "Billing", "category": "Credit", "action": "Add Credit"}\n')
+    assert 'Imported 1 events' in run('--db', db, 'import', str(path)).stdout
+    result = run('--db', db, 'verify')
+    assert result.returncode == 0 and 'OK: 201 events' in result.stdout
+
+
+@pytest.mark.parametrize(('args', 'stdin', 'message'), [
+    (('seed', '--events', '0'), '', 'error: --events must be at least 1'),
+    (('seed', '--events', '5', '--end', 'tomorrow'), '', 'error: --end: '),
+    (('import', 'missing.jsonl'), '', 'error: missing.jsonl: no such file'),
+    (('create-user', 'not-an-email', '--role', 'owner'), 'password123\n', 'is not an email address'),
+    (('create-user', 'a@acme.io', '--role', 'admin'), 'password123\n', 'needs --workspace'),
+    (('create-user', 'a@acme.io', '--role', 'owner'), 'short\n', 'at least 8 characters'),
+])
+def test_errors_are_one_line_without_traceback(db, args, stdin, message):
+    result = run('--db', db, *args, stdin=stdin)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_import_line_is_named(db, tmp_path):
+    path = tmp_path / 'bad.jsonl'
+    path.write_text('{"user": "a@acme.io", "scope": "Billing", "category": "Member", "action": "x"}\n')
+    result = run('--db', db, 'import', str(path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: line 1: category: 'Member' is not a category of Billing "
+                                     '(Credit, Payment, Plan, Voucher)')
+
+
+def test_create_user_reads_the_password_from_stdin(db):
+    result = run('--db', db, 'create-user', 'Admin@Acme.io', '--role', 'admin', '--workspace', 'research',
+                 stdin='a-long-password\n')
+    assert result.returncode == 0, result.stderr
+    assert 'Created Workspace Admin of research: admin@acme.io' in result.stdout
+    again = run('--db', db, 'create-user', 'admin@acme.io', '--role', 'owner', stdin='a-long-password\n')
+    assert again.returncode == 1 and 'exists already' in again.stderr
+
+
+def test_bad_database_url_and_timezone(tmp_path):
+    assert 'error: cannot use database URL' in run('--db', 'nosuch://x', 'seed', '--events', '1').stderr
+    result = subprocess.run([sys.executable, 'main.py', '--db', f'sqlite:///{tmp_path / "x.db"}', 'serve'],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={'PATH': '/usr/bin:/bin', 'AUDIT_TIMEZONE': 'Mars/Olympus'})
+    assert result.returncode == 1 and "unknown time zone 'Mars/Olympus'" in result.stderr
