@@ -12,7 +12,7 @@ from store.accounts import authenticate
 from store.throttle import LoginThrottle
 from ui import db, session, theme
 
-throttle = LoginThrottle(limit=5, window=300, lockout=60)
+throttle = LoginThrottle()
 
 
 class AuthMiddleware(BaseHTTPMiddleware):
@@ -29,6 +29,8 @@ def client_key(request: Request) -> str:
 
 
 def register() -> None:
+    global throttle
+    throttle = LoginThrottle(limit=5, window=300, lockout=60)
     app.add_middleware(AuthMiddleware)
 
     @ui.page('/login')

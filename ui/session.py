@@ -6,7 +6,7 @@ import time
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from nicegui import app
 
 from store.accounts import Account, get_account
@@ -68,3 +68,13 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+async def page_account(request: Request, *, owner_only: bool = False) -> Account | Response:
+    """The signed-in account for a page, or the response to return instead (sign in, or 403)."""
+    account = await current_account()
+    if account is None:
+        return login_redirect(request)
+    if owner_only and account.role != 'owner':
+        return PlainTextResponse('Forbidden: this page is for Organization Owners.', status_code=403)
+    return account
