@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from store import rollup
 from store.db import database
 from store.timefmt import from_millis, to_millis
 
@@ -85,24 +86,36 @@ class _Query:
     params: list[Any] = field(default_factory=list)
 
 
-def select_events(viewer: Viewer, flt: EventFilter) -> _Query:
-    """The WHERE clause of every read: the viewer's visibility first, then the filter."""
+def _visible_facets(viewer: Viewer, flt: EventFilter, table: str) -> tuple[list[str], list[Any]] | None:
+    """Visibility, workspace, scope, category and status as conditions on `table` (the events or their
+    daily counts, which share these columns); None when the viewer may see nothing."""
     clauses: list[str] = []
     params: list[Any] = []
     if viewer.workspaces is not None:
         names = sorted(viewer.workspaces)
         if not names:
-            return _Query('0 = 1')
-        clauses.append(f'e.workspace_id IN (SELECT id FROM workspace WHERE name IN ({_marks(names)}))')
+            return None
+        clauses.append(f'{table}.workspace_id IN (SELECT id FROM workspace WHERE name IN ({_marks(names)}))')
         params += names
     if flt.workspace:
-        clauses.append('e.workspace_id = (SELECT id FROM workspace WHERE name = ?)')
+        clauses.append(f'{table}.workspace_id = (SELECT id FROM workspace WHERE name = ?)')
         params.append(flt.workspace)
-    for column, value in (('e.scope', flt.scope), ('e.category', flt.category), ('e.status', flt.status),
-                          ('e.actor', flt.user)):
+    for column, value in (('scope', flt.scope), ('category', flt.category), ('status', flt.status)):
         if value:
-            clauses.append(f'{column} = ?')
+            clauses.append(f'{table}.{column} = ?')
             params.append(value)
+    return clauses, params
+
+
+def select_events(viewer: Viewer, flt: EventFilter) -> _Query:
+    """The WHERE clause of every read: the viewer's visibility first, then the filter."""
+    facets = _visible_facets(viewer, flt, 'e')
+    if facets is None:
+        return _Query('0 = 1')
+    clauses, params = facets
+    if flt.user:
+        clauses.append('e.actor = ?')
+        params.append(flt.user)
     if flt.since:
         clauses.append('e.ts >= ?')
         params.append(to_millis(flt.since))
@@ -157,6 +170,39 @@ def _event(row: tuple) -> dict[str, Any]:
 
 
 def count_events(viewer: Viewer, flt: EventFilter) -> int:
+    """The exact number of events `viewer` may see that match `flt`.
+
+    Without a search or user filter, whole UTC days are summed from the daily counts and only the
+    partial days at the edges of a time range are counted row by row.
+    """
+    if normalize_search(flt.search) or flt.user:
+        return _count_rows(viewer, flt)
+    since = to_millis(flt.since) if flt.since else None
+    until = to_millis(flt.until) if flt.until else None
+    first, end = rollup.full_days(since, until)
+    if first is not None and end is not None and first >= end:
+        return _count_rows(viewer, flt)
+    facets = _visible_facets(viewer, flt, 'c')
+    if facets is None:
+        return 0
+    clauses, params = facets
+    if first is not None:
+        clauses.append('c.day >= ?')
+        params.append(first)
+    if end is not None:
+        clauses.append('c.day < ?')
+        params.append(end)
+    where = ' AND '.join(clauses) or '1 = 1'
+    total = database.execute_sql(f'SELECT coalesce(sum(c.n), 0) FROM event_count c WHERE {where}',
+                                 params).fetchone()[0]
+    if first is not None and since != first * rollup.DAY_MS:
+        total += _count_rows(viewer, replace(flt, until=from_millis(first * rollup.DAY_MS)))
+    if end is not None and until != end * rollup.DAY_MS:
+        total += _count_rows(viewer, replace(flt, since=from_millis(end * rollup.DAY_MS)))
+    return total
+
+
+def _count_rows(viewer: Viewer, flt: EventFilter) -> int:
     query = select_events(viewer, flt)
     return database.execute_sql(f'SELECT count(*) FROM event e WHERE {query.where}', query.params).fetchone()[0]
 

@@ -1,0 +1,132 @@
+"""The scale benchmark: every kind of read through the store's one query function at 1,000,000 events,
+each beside hand-written raw SQL for the same answer in the same process, plus file and index sizes.
+
+Run: `make bench-store` (or `.venv/bin/python -m tests.benchmarks.bench_store [--events N] [--runs R]`).
+It seeds (once) a demo database at $AUDIT_BENCH_DB (default /tmp/audit-logs-bench-1m.db).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from store.db import connection, open_database
+from store.events import EventFilter, Sort, Viewer, find_events
+from store.timefmt import from_millis
+from tests.benchmarks.common import bench_database, p50_p95, timed
+
+PAGE = 50
+ORG = Viewer.organization()
+
+
+@dataclass
+class Case:
+    group: str
+    name: str
+    store: Callable[[], object]
+    raw: Callable[[], object]
+
+
+def raw_runner(con: sqlite3.Connection, page_sql: str, count_sql: str | None, params: tuple) -> Callable[[], object]:
+    def run() -> object:
+        rows = con.execute(page_sql, params).fetchall()
+        total = con.execute(count_sql, params).fetchone()[0] if count_sql else None
+        return rows, total
+    return run
+
+
+def store_runner(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: int = 0) -> Callable[[], object]:
+    return lambda: find_events(viewer, flt, sort, offset=offset, limit=PAGE)
+
+
+def cases(con: sqlite3.Connection) -> list[Case]:
+    newest = con.execute('SELECT max(ts) FROM event').fetchone()[0]
+    week_ago = newest - 7 * 86_400_000
+    rare = con.execute('SELECT target FROM event WHERE target LIKE ? LIMIT 1', ('ctr-%',)).fetchone()[0]
+    research = con.execute("SELECT id FROM workspace WHERE name = 'research'").fetchone()[0]
+    cols = 'seq, uid, ts, actor, scope, category, action, target, status, description, workspace_id, metadata, hash'
+    since = from_millis(week_ago)
+    admin = Viewer.of_workspaces('bench-admin', {'research'})
+
+    def both(group: str, name: str, viewer: Viewer, flt: EventFilter, where: str, params: tuple,
+             order: str = 'ts DESC, seq DESC', sort: Sort = Sort(), offset: int = 0) -> Case:
+        page_sql = f'SELECT {cols} FROM event WHERE {where} ORDER BY {order} LIMIT {PAGE} OFFSET {offset}'
+        count_sql = f'SELECT count(*) FROM event WHERE {where}'
+        return Case(group, name, store_runner(viewer, flt, sort, offset), raw_runner(con, page_sql, count_sql, params))
+
+    fts = 'seq IN (SELECT rowid FROM event_search WHERE event_search MATCH ?) AND instr(search_text, ?) > 0'
+    return [
+        both('filter', 'no filter', ORG, EventFilter(), '1', ()),
+        both('filter', 'scope', ORG, EventFilter(scope='Service'), 'scope = ?', ('Service',)),
+        both('filter', 'scope + category', ORG, EventFilter(scope='Billing', category='Payment'),
+             'scope = ? AND category = ?', ('Billing', 'Payment')),
+        both('filter', 'status FAILED', ORG, EventFilter(status='FAILED'), 'status = ?', ('FAILED',)),
+        both('filter', 'last 7 days', ORG, EventFilter(since=since), 'ts >= ?', (week_ago,)),
+        both('filter', 'scope + status + 7 days', ORG, EventFilter(scope='Service', status='FAILED', since=since),
+             'scope = ? AND status = ? AND ts >= ?', ('Service', 'FAILED', week_ago)),
+        both('filter', 'admin visibility', admin, EventFilter(), 'workspace_id = ?', (research,)),
+        both('filter', 'admin + scope + category', admin, EventFilter(scope='Service', category='AI Notebook'),
+             'workspace_id = ? AND scope = ? AND category = ?', (research, 'Service', 'AI Notebook')),
+        both('filter', 'admin + 7 days', admin, EventFilter(since=since), 'workspace_id = ? AND ts >= ?',
+             (research, week_ago)),
+        both('search', f'rare term {rare!r}', ORG, EventFilter(search=rare), fts,
+             (' AND '.join(f'"{rare[i:i + 3]}"' for i in range(len(rare) - 2)), rare)),
+        both('search', "common term 'notebook'", ORG, EventFilter(search='notebook'), fts,
+             ('"not" AND "ote" AND "teb" AND "ebo" AND "boo" AND "ook"', 'notebook')),
+        both('search', "2 characters 'h1'", ORG, EventFilter(search='h1'), 'instr(search_text, ?) > 0', ('h1',)),
+        both('search', "'gpu' + scope Service", ORG, EventFilter(search='gpu', scope='Service'),
+             f'scope = ? AND {fts}', ('Service', '"gpu"', 'gpu')),
+        both('depth', 'page 1', ORG, EventFilter(), '1', ()),
+        both('depth', 'offset 10,000', ORG, EventFilter(), '1', (), offset=10_000),
+        both('depth', 'offset 500,000', ORG, EventFilter(), '1', (), offset=500_000),
+        both('depth', 'last page', ORG, EventFilter(), '1', (), offset=999_950),
+        both('sort', 'user', ORG, EventFilter(), '1', (), 'actor ASC, ts ASC, seq ASC', Sort('user', False)),
+        both('sort', 'action', ORG, EventFilter(), '1', (), 'action ASC, ts ASC, seq ASC', Sort('action', False)),
+        both('sort', 'target', ORG, EventFilter(), '1', (), 'target ASC, ts ASC, seq ASC', Sort('target', False)),
+        both('sort', 'scope, descending', ORG, EventFilter(), '1', (), 'scope DESC, ts DESC, seq DESC',
+             Sort('scope', True)),
+    ]
+
+
+def sizes(path: str) -> list[tuple[str, int]]:
+    con = sqlite3.connect(path)
+    rows = con.execute('SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC').fetchall()
+    con.close()
+    return [(name, size) for name, size in rows if size > 100_000]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--events', type=int, default=1_000_000)
+    parser.add_argument('--runs', type=int, default=30)
+    args = parser.parse_args()
+    url = bench_database(args.events)
+    path = url.removeprefix('sqlite:///')
+    open_database(url)
+    con = sqlite3.connect(path)
+    con.execute('PRAGMA cache_size = -65536')
+    total = con.execute('SELECT count(*) FROM event').fetchone()[0]
+    print(f'\n{total:,} events in {path} ({Path(path).stat().st_size / 2**20:,.0f} MiB); page of {PAGE} + exact total;'
+          f' {args.runs} runs each, warm cache; milliseconds\n')
+    print(f'| case | store p50 | store p95 | raw SQL p50 | raw SQL p95 | ratio p50 |')
+    print('|---|---:|---:|---:|---:|---:|')
+    with connection():
+        for case in cases(con):
+            store = p50_p95(timed(case.store, args.runs))
+            raw = p50_p95(timed(case.raw, args.runs))
+            print(f'| {case.group}: {case.name} | {store[0]:.1f} | {store[1]:.1f} | {raw[0]:.1f} | {raw[1]:.1f} '
+                  f'| {store[0] / raw[0]:.2f} |', flush=True)
+    print('\n| table or index | MiB |\n|---|---:|')
+    table = dict(sizes(path))
+    for name, size in sizes(path):
+        print(f'| {name} | {size / 2**20:,.1f} |')
+    search = sum(v for k, v in table.items() if k.startswith('event_search'))
+    print(f'\nsearch index / events table = {search / table["event"]:.2f}')
+
+
+if __name__ == '__main__':
+    main()
