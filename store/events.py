@@ -209,13 +209,28 @@ def _count_rows(viewer: Viewer, flt: EventFilter) -> int:
 
 def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: int = 0,
                 limit: int = 50) -> EventPage:
-    """One page of the events `viewer` may see that match `flt`, with the exact total."""
+    """One page of the events `viewer` may see that match `flt`, with the exact total.
+
+    A page in the second half is read from the other end in the opposite order, so the last page
+    costs what the first does.
+    """
     offset, limit = max(0, int(offset)), max(1, min(int(limit), 1000))
+    total = count_events(viewer, flt)
     query = select_events(viewer, flt)
-    rows = database.execute_sql(
-        f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)} LIMIT ? OFFSET ?',
-        [*query.params, limit, offset])
-    return EventPage([_event(row) for row in rows], count_events(viewer, flt), offset)
+    if offset >= total:
+        return EventPage([], total, offset)
+    if offset > total // 2:
+        count = min(limit, total - offset)
+        reverse = Sort(sort.column, not sort.descending)
+        rows = database.execute_sql(
+            f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(reverse)} LIMIT ? OFFSET ?',
+            [*query.params, count, total - offset - count]).fetchall()
+        rows.reverse()
+    else:
+        rows = database.execute_sql(
+            f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)} LIMIT ? OFFSET ?',
+            [*query.params, limit, offset]).fetchall()
+    return EventPage([_event(row) for row in rows], total, offset)
 
 
 def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), chunk: int = 5000) -> Iterator[dict[str, Any]]:

@@ -139,6 +139,23 @@ def test_pages_and_total(add_events):
     assert [e['id'] for e in third.events] == [f'p{i}' for i in range(19, -1, -1)]
 
 
+@pytest.mark.parametrize('sort', [Sort(), Sort('timestamp', False), Sort('user', False), Sort('scope', True)])
+def test_every_page_equals_the_same_slice_of_the_whole_order(add_events, sort):
+    """Pages in the second half are read backwards; they must still be exactly the right slice."""
+    base = utc(2026, 1, 1)
+    users = ['ann@acme.io', 'bob@acme.io', 'cy@acme.io']
+    add_events(*[event(id=f'q{i}', user=users[i % 3], timestamp=(base + timedelta(minutes=i // 2)).isoformat(),
+                       scope='Billing' if i % 4 else 'Service', category='Credit' if i % 4 else 'AI Notebook')
+                 for i in range(53)])
+    whole = [e['id'] for e in find_events(ORG, EventFilter(), sort, limit=100).events]
+    assert len(whole) == 53
+    for size in (5, 10, 25):
+        for offset in range(0, 60, size):
+            page = find_events(ORG, EventFilter(), sort, offset=offset, limit=size)
+            assert [e['id'] for e in page.events] == whole[offset:offset + size], (size, offset)
+            assert page.total == 53
+
+
 def test_total_equals_rows_iterated(sample):
     for flt in (EventFilter(), EventFilter(scope='Service'), EventFilter(search='gpu'), EventFilter(status='FAILED')):
         for viewer in (ORG, Viewer.of_workspaces('a', {'alpha'})):
