@@ -14,7 +14,6 @@ from store.db import StoreError, connection, open_database
 from store.events import EventFilter, Sort, Viewer
 
 DEMO_EVENTS = 20_000
-SEED_TRANSACTION = 50_000  # demo data commits in steps: a smaller WAL, and no work lost to a Ctrl-C
 DEMO_ACCOUNTS = (
     ('owner@acme.io', 'owner-demo-pass', 'owner', ()),
     ('research-admin@acme.io', 'admin-demo-pass', 'admin', ('research',)),
@@ -131,7 +130,7 @@ def positive_int(setting: settings.Setting) -> int:
 def cmd_seed(args: argparse.Namespace, url: str) -> int:
     import time
 
-    from store.ingest import append_events, chunked
+    from store.bulk import bulk_append
     from store.seed import demo_events, prefetched
     from store.validation import ValidationError, parse_timestamp
 
@@ -143,13 +142,10 @@ def cmd_seed(args: argparse.Namespace, url: str) -> int:
         raise StoreError(str(exc)) from None
     open_database(url)
     started = time.perf_counter()
-    stored = duplicates = 0
     with connection():
-        for batch in chunked(prefetched(demo_events(args.events, seed=args.seed, end=end)), SEED_TRANSACTION):
-            result = append_events(batch)
-            stored, duplicates = stored + result.stored, duplicates + result.duplicates
+        result = bulk_append(prefetched(demo_events(args.events, seed=args.seed, end=end)), args.events)
     elapsed = time.perf_counter() - started
-    print(f'Added {stored:,} events ({duplicates:,} already stored) in {elapsed:.1f} s.')
+    print(f'Added {result.stored:,} events ({result.duplicates:,} already stored) in {elapsed:.1f} s.')
     return 0
 
 

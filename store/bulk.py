@@ -1,0 +1,37 @@
+"""Large loads (demo data, big imports) into a comparatively small store.
+
+Maintaining every secondary index row by row costs more than building it once: for a load at
+least as large as the store, the event table's secondary indexes are dropped and rebuilt inside
+the load's own transaction, so readers never see the store without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from store.db import database, is_sqlite, write_transaction
+from store.ingest import AppendResult, append_events
+from store.validation import NewEvent
+
+BULK_MIN = 50_000
+
+
+def _secondary_indexes() -> list[tuple[str, str]]:
+    return database.execute_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event' AND sql IS NOT NULL"
+    ).fetchall()
+
+
+def bulk_append(events: Iterable[NewEvent], expected: int) -> AppendResult:
+    """Append like `append_events`, rebuilding the indexes once when `expected` events warrant it."""
+    with write_transaction():
+        stored = database.execute_sql('SELECT count(*) FROM event').fetchone()[0]
+        if not is_sqlite() or expected < max(BULK_MIN, stored):
+            return append_events(events)
+        indexes = _secondary_indexes()
+        for name, _ in indexes:
+            database.execute_sql(f'DROP INDEX "{name}"')
+        result = append_events(events)
+        for _, sql in indexes:
+            database.execute_sql(sql)
+        return result
