@@ -179,3 +179,19 @@ def test_event_fields_round_trip(add_events):
     assert stored['workspace'] == 'alpha'
     assert stored['timestamp'] == utc(2026, 10, 1, 8)
     assert len(stored['hash']) == 64
+
+
+def test_common_terms_walk_time_order_with_the_same_results(add_events, monkeypatch):
+    import store.events as events
+
+    base = utc(2026, 3, 1)
+    add_events(*[event(id=f'c{i}', timestamp=(base + timedelta(minutes=(i * 37) % 101)).isoformat(),
+                       description='gpu notebook' if i % 3 else 'cpu only') for i in range(101)])
+    expected = {term: [e['id'] for e in find_events(ORG, EventFilter(search=term), limit=20, offset=5).events]
+                for term in ('notebook', 'cpu', 'gpu n')}
+    monkeypatch.setattr(events, 'COMMON_MATCHES', 10)
+    assert events.is_common_term('notebook', 67, 0)
+    assert not events.is_common_term('nb', 67, 0)
+    for term, ids_ in expected.items():
+        page = find_events(ORG, EventFilter(search=term), limit=20, offset=5)
+        assert [e['id'] for e in page.events] == ids_
