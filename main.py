@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument('-o', '--output', required=True, metavar='FILE', help='a .xlsx or .csv file')
 
     commands.add_parser('verify', help='check the integrity chain of every stored event')
+
+    backup = commands.add_parser('backup', help='copy an SQLite database to FILE while the app keeps running')
+    backup.add_argument('file')
     return parser
 
 
@@ -211,9 +214,18 @@ def cmd_verify(args: argparse.Namespace, url: str) -> int:
     return 0 if report.ok else 2
 
 
+def cmd_backup(args: argparse.Namespace, url: str) -> int:
+    from store.backup import backup_sqlite
+
+    open_database(url)
+    events = backup_sqlite(url, Path(args.file))
+    print(f'Backed up {events:,} events to {args.file}.')
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, str], int]] = {
     'serve': cmd_serve, 'seed': cmd_seed, 'create-user': cmd_create_user, 'create-token': cmd_create_token,
-    'import': cmd_import, 'export': cmd_export, 'verify': cmd_verify,
+    'import': cmd_import, 'export': cmd_export, 'verify': cmd_verify, 'backup': cmd_backup,
 }
 
 
