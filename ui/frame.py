@@ -40,7 +40,8 @@ def frame(account: Account, title: str) -> Iterator[None]:
         with ui.row().classes('items-center gap-3'):
             ui.label(f'{account.email} · {account.role_label}').classes('text-sm').mark('whoami')
             ui.button('Log out', on_click=lambda: ui.navigate.to('/logout')).props('flat dense color=white')
-    with ui.left_drawer(value=True, bordered=True).props('width=220 breakpoint=1024') as drawer:
+    # value=None: open from 1024 px up, collapsed (opened by the menu button, over the page) below that
+    with ui.left_drawer(value=None, bordered=True).props('width=220 breakpoint=1024') as drawer:
         with ui.column().classes('w-full gap-1'):
             for label, path, icon, role in NAV:
                 if role and account.role != role:

@@ -1,0 +1,187 @@
+"""Benchmark (not a test): filter change -> updated table on the Audit Logs page, with 1,000,000 events.
+
+    .venv/bin/python -m tests.benchmarks.bench_page
+
+Seeds `$AUDIT_PAGE_BENCH_DB` (default /tmp/audit-page-bench-1m.db) with
+`python main.py --db sqlite:///PATH seed --events 1000000 --seed 1` unless the file exists, starts
+`python main.py serve` on it, signs in with Debian's Chromium (Playwright) and, for each kind of
+filter change, alternates between two values about 30 times. Each sample runs from the action that
+changes the filter (the option's click event, or Search's input event) until the DOM of the table's
+footer shows the new exact total, both taken in the page; for Search it includes the input's debounce.
+It prints p50/p95 per kind, and the same queries timed in-process on the store for comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from store.db import close_database, connection, open_database
+from store.events import EventFilter, Sort, Viewer, count_events, find_events
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server, stop_server
+
+DB_PATH = Path(os.environ.get('AUDIT_PAGE_BENCH_DB', '/tmp/audit-page-bench-1m.db'))
+EVENTS = 1_000_000
+ITERATIONS = int(os.environ.get('AUDIT_PAGE_BENCH_ITERATIONS', '30'))
+EMAIL, PASSWORD = 'bench-owner@acme.io', 'bench-owner-pass'
+SEARCH_DEBOUNCE_MS = 300
+
+# kind -> (the fixed part of the filter, the field that alternates, its two values)
+KINDS: dict[str, tuple[dict[str, str], str, tuple[str, str]]] = {
+    'scope': ({}, 'scope', ('Billing', 'Service')),
+    'scope+category': ({'scope': 'Billing'}, 'category', ('Credit', 'Payment')),
+    'search, rare term': ({}, 'search', ('inv-0001', 'credit-0002')),
+    'search, common term': ({}, 'search', ('notebook', 'alice')),
+}
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, 'main.py', '--db', f'sqlite:///{DB_PATH}', *args], cwd=ROOT,
+                          input=stdin, text=True, capture_output=True)
+
+
+def prepare_database() -> None:
+    if DB_PATH.exists():
+        print(f'Reusing {DB_PATH} ({DB_PATH.stat().st_size / 2**20:,.0f} MiB).')
+    else:
+        print(f'Seeding {EVENTS:,} events into {DB_PATH} (about 70 s)...', flush=True)
+        result = run('seed', '--events', str(EVENTS), '--seed', '1')
+        if result.returncode:
+            sys.exit(f'seeding failed: {result.stderr.strip()}')
+        print(result.stdout.strip())
+    result = run('create-user', EMAIL, '--role', 'owner', stdin=PASSWORD + '\n')
+    if result.returncode and 'exists already' not in result.stderr:
+        sys.exit(f'cannot create the benchmark account: {result.stderr.strip()}')
+
+
+def percentile(samples: list[float], p: int) -> float:
+    return statistics.quantiles(samples, n=100, method='inclusive')[p - 1]
+
+
+def summary(samples: list[float]) -> str:
+    return (f'n={len(samples):3d}  p50={statistics.median(samples):7.0f} ms  p95={percentile(samples, 95):7.0f} ms'
+            f'  min={min(samples):6.0f}  max={max(samples):6.0f}')
+
+
+def store_timings(filters: dict[str, EventFilter]) -> dict[str, float]:
+    """The page's query (first page, newest first, with the exact total) timed in-process: the store's share."""
+    open_database(f'sqlite:///{DB_PATH}')
+    medians: dict[str, float] = {}
+    with connection():
+        for name, flt in filters.items():
+            samples = []
+            for _ in range(5):
+                started = time.perf_counter()
+                find_events(Viewer.organization(), flt, Sort(), 0, 50)
+                samples.append((time.perf_counter() - started) * 1000)
+            medians[name] = statistics.median(samples)
+    close_database()
+    return medians
+
+
+def exact_totals(filters: dict[str, EventFilter]) -> dict[str, int]:
+    open_database(f'sqlite:///{DB_PATH}')
+    with connection():
+        totals = {name: count_events(Viewer.organization(), flt) for name, flt in filters.items()}
+    close_database()
+    return totals
+
+
+def make_filter(fixed: dict[str, str], field: str, value: str) -> EventFilter:
+    return EventFilter(**{**fixed, field: value})
+
+
+# Times a change inside the page: from the first click or input event after arming until a DOM mutation
+# makes the table's footer show the expected total. Playwright's own round trips are not counted.
+ARM = """expected => {
+  window.__t0 = null; window.__done = null;
+  const start = () => { if (window.__t0 === null) window.__t0 = performance.now(); };
+  document.addEventListener('click', start, {capture: true, once: true});
+  document.addEventListener('input', start, {capture: true, once: true});
+  const shows = () => (document.querySelector('.q-table__bottom')?.innerText || '').includes(expected);
+  const observer = new MutationObserver(() => {
+    if (window.__t0 !== null && shows()) { window.__done = performance.now(); observer.disconnect(); }
+  });
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def measure(page, change: Callable[[str, str], None], values: tuple[str, str], totals: tuple[int, int]) -> list[float]:
+    samples = []
+    for i in range(ITERATIONS):
+        change(values[i % 2], f' of {totals[i % 2]:,}')
+        page.wait_for_function('() => window.__done !== null', polling=50, timeout=60_000)
+        samples.append(page.evaluate('window.__done - window.__t0'))
+    return samples
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    prepare_database()
+    filters = {f'{kind}: {value}': make_filter(fixed, field, value)
+               for kind, (fixed, field, values) in KINDS.items() for value in values}
+    totals = exact_totals(filters)
+    for kind, (_, _, values) in KINDS.items():
+        a, b = (totals[f'{kind}: {v}'] for v in values)
+        if a == b or not a or not b:
+            sys.exit(f'{kind}: the values match {a:,} and {b:,} events; pick values with different, non-zero totals')
+    print(f'Events stored: {exact_totals({"all": EventFilter()})["all"]:,}')
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(f'sqlite:///{DB_PATH}', Path(tmp) / 'server.log')
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                page = browser.new_page(viewport={'width': 1400, 'height': 900})
+                page.set_default_timeout(60_000)
+                started = time.perf_counter()
+                page.goto(f'{server.url}/audit-logs')
+                page.get_by_label('Email').fill(EMAIL)
+                page.get_by_label('Password').fill(PASSWORD)
+                page.get_by_role('button', name='Log in').click()
+                page.locator('.q-table tbody tr').first.wait_for()
+                print(f'Sign-in to the first table: {(time.perf_counter() - started) * 1000:.0f} ms')
+                results = {kind: run_kind(page, server.url, kind, totals) for kind in KINDS}
+                browser.close()
+        finally:
+            stop_server(server)
+    store = store_timings(filters)
+    print(f'\nFilter change -> updated table in Chromium, {EVENTS:,} seeded events, {ITERATIONS} changes each:')
+    for kind, samples in results.items():
+        print(f'  {kind:22s} {summary(samples)}')
+    print(f'  (Search samples include the input\'s {SEARCH_DEBOUNCE_MS} ms debounce.)')
+    print('\nThe same query in-process (find_events: first 50 rows + exact total), median of 5:')
+    for name, ms in store.items():
+        print(f'  {name:36s} {ms:7.0f} ms  ({totals[name]:,} events)')
+
+
+def run_kind(page, base_url: str, kind: str, totals: dict[str, int]) -> list[float]:
+    fixed, field, values = KINDS[kind]
+    query = '&'.join(f'{k}={v}' for k, v in fixed.items())
+    page.goto(f'{base_url}/audit-logs' + (f'?{query}' if query else ''))
+    page.locator('.q-table tbody tr').first.wait_for()
+    expected = tuple(totals[f'{kind}: {v}'] for v in values)
+
+    def choose(value: str, expected_footer: str) -> None:
+        page.get_by_role('combobox', name=field.title()).click()
+        option = page.get_by_role('option', name=value, exact=True)
+        option.wait_for()
+        page.evaluate(ARM, expected_footer)
+        option.click()
+
+    def search(value: str, expected_footer: str) -> None:
+        page.evaluate(ARM, expected_footer)
+        page.get_by_label('Search').fill(value)
+
+    return measure(page, search if field == 'search' else choose, values, expected)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,154 @@
+"""The events table: one page at a time from the server, sorted by the server, newest response wins."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from nicegui import ui
+
+from store.events import SORTABLE, EventPage, Sort
+from store.timefmt import display
+from ui import theme
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 50
+COLUMNS = (('timestamp', 'Timestamp'), ('user', 'User'), ('scope', 'Scope'), ('category', 'Category'),
+           ('action', 'Action'), ('target', 'Target'), ('status', 'Status'), ('description', 'Description'))
+
+# Quasar's footer reads "1-50 of 12345"; the page shows the exact total with thousands separators.
+PAGINATION_LABEL = ("(first, last, total) => first.toLocaleString('en-US') + '-' + last.toLocaleString('en-US')"
+                    " + ' of ' + total.toLocaleString('en-US')")
+TIMESTAMP_HEADER = '<q-th :props="props">{{ props.col.label }}<q-tooltip>{{ props.col.tooltip }}</q-tooltip></q-th>'
+STATUS_CELL = (f'<q-td :props="props"><q-badge :color="props.value === \'SUCCESS\' ? '
+               f'\'{theme.STATUS_COLORS["SUCCESS"]}\' : \'{theme.STATUS_COLORS["FAILED"]}\'" '
+               ':label="props.value" /></q-td>')
+DESCRIPTION_CELL = ('<q-td :props="props"><div class="truncate" style="max-width: 20rem" :title="props.value">'
+                    '{{ props.value }}</div></q-td>')
+DETAIL_FIELDS = (('id', 'ID'), ('timestamp', 'Timestamp'), ('user', 'User'), ('scope', 'Scope'),
+                 ('category', 'Category'), ('action', 'Action'), ('target', 'Target'), ('status', 'Status'),
+                 ('workspace', 'Workspace'), ('description', 'Description'), ('hash', 'Hash'))
+
+Fetch = Callable[[Sort, int, int], Awaitable[EventPage | None]]
+
+
+def columns(timezone_name: str) -> list[dict[str, Any]]:
+    result = [{'name': name, 'label': label, 'field': name, 'sortable': True, 'align': 'left'}
+              for name, label in COLUMNS]
+    result[0]['tooltip'] = f'Shown in time zone {timezone_name}'
+    return result
+
+
+def table_row(event: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    """What the browser gets for one event: the eight columns as text, keyed by seq."""
+    row = {name: event[name] for name, _ in COLUMNS}
+    row['timestamp'] = display(event['timestamp'], tz)
+    row['seq'] = event['seq']
+    return row
+
+
+def read_pagination(pagination: dict[str, Any]) -> tuple[Sort, int, int]:
+    """(sort, page, page size) from Quasar's pagination, with anything unexpected replaced by a default."""
+    column = pagination.get('sortBy')
+    column = column if column in SORTABLE else 'timestamp'
+    descending = pagination.get('descending')
+    sort = Sort(column, True if descending is None else bool(descending))
+    size = pagination.get('rowsPerPage')
+    size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    page = pagination.get('page')
+    page = page if isinstance(page, int) and page >= 1 else 1
+    return sort, page, size
+
+
+class EventTable:
+    """A QTable in server-side mode; `fetch(sort, offset, limit)` returns the page or None to show nothing new."""
+
+    def __init__(self, fetch: Fetch, tz: ZoneInfo, first: EventPage, sort: Sort = Sort(),
+                 page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        self._fetch = fetch
+        self._tz = tz
+        self._generation = 0
+        self.events: dict[int, dict[str, Any]] = {}
+        pagination = {'page': 1, 'rowsPerPage': page_size, 'sortBy': sort.column, 'descending': sort.descending,
+                      'rowsNumber': first.total}
+        self.table = ui.table(rows=self._rows(first), columns=columns(tz.key), row_key='seq',
+                              pagination=pagination).classes('w-full').mark('events')
+        self.table.props['rows-per-page-options'] = list(PAGE_SIZES)
+        self.table.props[':pagination-label'] = PAGINATION_LABEL
+        self.table.props('binary-state-sort flat bordered')
+        self.table.add_slot('header-cell-timestamp', TIMESTAMP_HEADER)
+        self.table.add_slot('body-cell-status', STATUS_CELL)
+        self.table.add_slot('body-cell-description', DESCRIPTION_CELL)
+        self.table.on('request', lambda e: self.load(e.args.get('pagination') or {}))
+        self.table.on('rowClick', lambda e: self.show_detail(e.args[1].get('seq')), [[], ['seq'], None])
+
+    @property
+    def sort(self) -> Sort:
+        return read_pagination(self.table.pagination)[0]
+
+    @property
+    def page_size(self) -> int:
+        return read_pagination(self.table.pagination)[2]
+
+    @property
+    def total(self) -> int:
+        return int(self.table.pagination.get('rowsNumber') or 0)
+
+    def _rows(self, page: EventPage) -> list[dict[str, Any]]:
+        self.events = {event['seq']: event for event in page.events}
+        return [table_row(event, self._tz) for event in page.events]
+
+    async def load(self, pagination: dict[str, Any] | None = None, *, first_page: bool = False) -> None:
+        """Fetch the page that `pagination` asks for (default: the current one) and show it, unless a
+        newer load started meanwhile: then this response is dropped."""
+        sort, page, size = read_pagination({**self.table.pagination, **(pagination or {})})
+        if first_page:
+            page = 1
+        self._generation += 1
+        generation = self._generation
+        self.table.props('loading')
+        try:
+            result = await self._fetch(sort, (page - 1) * size, size)
+            if generation == self._generation and result is not None and not result.events and page > 1:
+                page = max(1, math.ceil(result.total / size))  # the view shrank below this page: show its last
+                result = await self._fetch(sort, (page - 1) * size, size)
+        except Exception:
+            log.exception('loading events failed')
+            if generation == self._generation:
+                ui.notify('Could not load events. Try Refresh.', type='negative')
+            result = None
+        finally:
+            if generation == self._generation:
+                self.table.props(remove='loading')
+        if generation != self._generation or result is None:
+            return
+        self.table.rows = self._rows(result)
+        self.table.pagination = {'page': page, 'rowsPerPage': size, 'sortBy': sort.column,
+                                 'descending': sort.descending, 'rowsNumber': result.total}
+
+    def show_detail(self, seq: Any) -> None:
+        event = self.events.get(seq) if isinstance(seq, int) else None
+        if event is None:
+            return
+        with ui.dialog() as dialog, ui.card().classes('min-w-[36rem] max-w-3xl'):
+            ui.label(f'{event["action"]} · {event["target"]}').classes('text-lg font-semibold')
+            with ui.grid(columns='auto 1fr').classes('gap-x-4 gap-y-1 w-full'):
+                for name, label in DETAIL_FIELDS:
+                    value = event.get(name)
+                    if name == 'timestamp':
+                        value = f'{display(value, self._tz)} ({self._tz.key})'
+                    ui.label(label).classes('text-slate-500')
+                    ui.label(str(value) if value not in (None, '') else '—').classes('break-all whitespace-pre-wrap')
+                ui.label('Metadata').classes('text-slate-500')
+                metadata = event.get('metadata')
+                ui.label(json.dumps(metadata, indent=2, ensure_ascii=False) if metadata else '—') \
+                    .classes('font-mono text-xs whitespace-pre-wrap break-all')
+            ui.button('Close', on_click=dialog.close).props('flat').classes('self-end')
+        dialog.on('hide', dialog.delete)
+        dialog.open()
