@@ -61,8 +61,10 @@ def stop_server(server: Server) -> None:
         server.process.kill()
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='module')
 def browser() -> Iterator:
+    """Chromium for one test module: Playwright's sync API holds an event loop while it runs, which must
+    end before the next module's async tests (NiceGUI's `user` fixture) start."""
     if not Path(CHROMIUM).exists():
         if os.environ.get('CI') == 'true':
             pytest.fail(f'{CHROMIUM} is missing: CI must run the browser tests (make test installs chromium)')
