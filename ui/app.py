@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from ui import audit_logs, login, members
+from ui import audit_logs, export_routes, login, members
 from ui.config import AppConfig, config, set_config
 
 
@@ -13,6 +13,7 @@ def register(app_config: AppConfig) -> None:
     set_config(app_config)
     login.register()
     audit_logs.register()
+    export_routes.register()
     members.register()
 
 
