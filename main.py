@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_filter_arguments(export)
     export.add_argument('-o', '--output', required=True, metavar='FILE', help='a .xlsx or .csv file')
 
-    commands.add_parser('verify', help='check the integrity chain of every stored event')
+    verify = commands.add_parser('verify', help='check the integrity chain of every stored event')
+    verify.add_argument('--anchor', default=None, metavar='SEQ:HASH',
+                        help='an anchor an earlier check printed, kept elsewhere: proves nothing before it changed')
 
     backup = commands.add_parser('backup', help='copy an SQLite database to FILE while the app keeps running')
     backup.add_argument('file')
@@ -205,11 +207,15 @@ def cmd_export(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, url: str) -> int:
-    from store.chain import verify
+    from store.chain import parse_anchor, verify
 
+    try:
+        anchor = parse_anchor(args.anchor) if args.anchor else None
+    except ValueError as exc:
+        raise StoreError(f'--anchor: {exc}') from None
     open_database(url)
     with connection():
-        report = verify()
+        report = verify(anchor=anchor)
     print(report.summary())
     return 0 if report.ok else 2
 

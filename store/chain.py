@@ -35,6 +35,56 @@ def head() -> tuple[int, str]:
 
 
 @dataclass(frozen=True)
+class Head:
+    """How many events the application has stored, and the position and hash of the newest one.
+
+    Kept in `meta` and updated in the same transaction as every append. New events link to this
+    recorded hash, not to whatever row is last, so a tail removed behind the application's back
+    shows at the next append (and `verify` compares it with the table in the meantime).
+    """
+
+    count: int
+    seq: int
+    hash: str
+
+    def encode(self) -> str:
+        return f'{self.count}:{self.seq}:{self.hash}'
+
+    @classmethod
+    def decode(cls, value: str) -> Head | None:
+        parts = value.split(':')
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            return None
+        return cls(int(parts[0]), int(parts[1]), parts[2])
+
+
+HEAD_KEY = 'chain_head'
+EMPTY = Head(0, 0, GENESIS)
+
+
+def recorded_head() -> Head | None:
+    row = database.execute_sql('SELECT value FROM meta WHERE key = ?', (HEAD_KEY,)).fetchone()
+    return Head.decode(row[0]) if row else None
+
+
+def tip() -> Head:
+    """The head new events link to: the recorded one, or (no record, e.g. an empty store) the last row."""
+    recorded = recorded_head()
+    if recorded is not None:
+        return recorded
+    seq, last = head()
+    if seq == 0:
+        return EMPTY
+    return Head(database.execute_sql('SELECT count(*) FROM event').fetchone()[0], seq, last)
+
+
+def record_head(new: Head) -> None:
+    """Call inside the write transaction that stored the events up to `new`."""
+    database.execute_sql('INSERT INTO meta (key, value) VALUES (?, ?) '
+                         'ON CONFLICT (key) DO UPDATE SET value = excluded.value', (HEAD_KEY, new.encode()))
+
+
+@dataclass(frozen=True)
 class ChainReport:
     ok: bool
     checked: int
@@ -42,10 +92,20 @@ class ChainReport:
     bad_id: str | None = None
     reason: str = ''
 
+    head: str | None = None
+    head_seq: int | None = None
+
+    @property
+    def anchor(self) -> str | None:
+        """`SEQ:HASH` of the newest event: kept elsewhere, `verify --anchor` later proves nothing before it changed."""
+        return f'{self.head_seq}:{self.head}' if self.head and self.head_seq else None
+
     def summary(self) -> str:
         if self.ok:
-            return f'OK: {self.checked:,} events, the chain is intact'
-        return f'TAMPERED: event #{self.bad_seq} (id {self.bad_id}): {self.reason}'
+            anchor = f'; anchor {self.anchor}' if self.anchor else ''
+            return f'OK: {self.checked:,} events, the chain is intact{anchor}'
+        which = f' (id {self.bad_id})' if self.bad_id is not None else ''
+        return f'TAMPERED: event #{self.bad_seq}{which}: {self.reason}'
 
 
 VERIFY_SQL = """
@@ -55,15 +115,77 @@ VERIFY_SQL = """
     ORDER BY e.seq"""
 
 
-def verify(rows: Iterable[tuple] | None = None) -> ChainReport:
-    """Walk the whole chain in storage order and report the first event that does not fit."""
-    previous, checked = GENESIS, 0
-    for row in rows if rows is not None else database.execute_sql(VERIFY_SQL):
+def parse_anchor(text: str) -> tuple[int, str]:
+    """`SEQ:HASH` as printed by a passing check."""
+    seq, _, digest = text.strip().partition(':')
+    if not seq.isdigit() or len(digest) != 64 or any(c not in '0123456789abcdef' for c in digest):
+        raise ValueError(f'{text!r} is not an anchor SEQ:HASH as `verify` prints it (e.g. 1200:9f86d08...)')
+    return int(seq), digest
+
+
+def verify(rows: Iterable[tuple] | None = None, anchor: tuple[int, str] | None = None) -> ChainReport:
+    """Walk the whole chain in storage order and report the first event that does not fit.
+
+    Reading the table (without `rows`) also compares its end with the recorded head, in one snapshot,
+    so removed or added newest events show too. `anchor` (seq, hash), noted from an earlier check and
+    kept elsewhere, catches even a chain recomputed from scratch up to that event.
+    """
+    if rows is not None:
+        return _walk(rows, None, anchor, check_head=False)
+    with database.atomic():  # one read snapshot for the head and the rows, while writers carry on
+        return _walk(database.execute_sql(VERIFY_SQL), recorded_head(), anchor, check_head=True)
+
+
+def _walk(rows: Iterable[tuple], recorded: Head | None, anchor: tuple[int, str] | None, *,
+          check_head: bool) -> ChainReport:
+    previous, checked, last_seq = GENESIS, 0, 0
+    first_extra: tuple[int, str] | None = None  # the first row beyond the recorded head, if any
+    for row in rows:
         seq, uid, stored = row[0], row[1], row[12]
+        if recorded is not None and checked == recorded.count:
+            first_extra = (seq, uid)
+        if anchor is not None and last_seq < anchor[0] <= seq and (seq != anchor[0] or stored != anchor[1]):
+            return ChainReport(False, checked, seq, uid, f'the anchor {anchor[0]}:{anchor[1][:12]}… no longer '
+                                                         'matches: the chain was rewritten up to here')
         expected = link(previous, canonical(*row[1:12]))
         if stored != expected:
-            reason = ('its content or position does not match its hash (edited, reordered, inserted, '
-                      'or the event before it was deleted)')
+            if checked and seq != last_seq + 1:
+                reason = (f'the events #{last_seq + 1} to #{seq - 1} before it are missing (deleted)'
+                          if seq > last_seq + 2 else f'the event #{last_seq + 1} before it is missing (deleted)')
+            elif not checked and seq != 1:
+                reason = 'the events before it (from #1) are missing (deleted)'
+            else:
+                reason = ('its content or position does not match its hash (edited, reordered, inserted, '
+                          'or the event before it was deleted)')
             return ChainReport(False, checked, seq, uid, reason)
-        previous, checked = stored, checked + 1
-    return ChainReport(True, checked)
+        previous, checked, last_seq = stored, checked + 1, seq
+    if anchor is not None and anchor[0] > last_seq:
+        return ChainReport(False, checked, anchor[0], None, f'the anchored event #{anchor[0]} is missing (deleted)')
+    if check_head:
+        problem = _head_problem(recorded, Head(checked, last_seq, previous), first_extra)
+        if problem:
+            return ChainReport(False, checked, *problem)
+    return ChainReport(True, checked, head=previous, head_seq=last_seq or None)
+
+
+def _head_problem(recorded: Head | None, found: Head,
+                  first_extra: tuple[int, str] | None) -> tuple[int, str | None, str] | None:
+    """(seq, id, reason) when the table's end differs from the head the application recorded."""
+    if recorded is None:
+        if found.count == 0:
+            return None
+        return found.seq, None, "the record of the chain head is missing (removed behind the application's back)"
+    if recorded == found:
+        return None
+    if found.count < recorded.count:
+        missing, first = recorded.count - found.count, found.seq + 1
+        return (first, None, f'the newest {missing:,} event(s), #{first} to #{recorded.seq}, are missing (deleted): '
+                             f'the chain ends at #{found.seq}')
+    if found.count > recorded.count and first_extra is not None:
+        extra = found.count - recorded.count
+        return (first_extra[0], first_extra[1], f"{extra:,} event(s) from here on were added behind the application's "
+                                                f'back: the recorded chain ends at #{recorded.seq}')
+    if (found.count, found.seq) == (recorded.count, recorded.seq):
+        return (found.seq, None, 'the newest hash differs from the recorded one: events were edited and the chain '
+                                 "recomputed behind the application's back")
+    return found.seq, None, f'the chain ends at #{found.seq}, not at the recorded head #{recorded.seq}'

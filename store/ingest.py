@@ -9,16 +9,24 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from store import chain
-from store.db import database, write_transaction
+from store.db import StoreError, database, is_sqlite, write_transaction
 from store.timefmt import to_millis
 from store.validation import NewEvent
 
-BATCH = 500
+BATCH = 1000
 _METADATA = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 INSERT_SQL = """INSERT INTO event (uid, ts, actor, scope, category, action, target, status, description,
                                    workspace_id, metadata, search_text, hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+# SQLite: a whole batch as one JSON parameter, in order. One statement releases Python's GIL for the
+# whole insert, where executemany hands it back and forth per row, which stalls the writer (and so
+# the write lock) behind any other busy thread, e.g. the next API request being validated.
+JSON_INSERT_SQL = """INSERT INTO event (uid, ts, actor, scope, category, action, target, status, description,
+                                        workspace_id, metadata, search_text, hash)
+                     SELECT """ + ', '.join(f"json_extract(value, '$[{i}]')" for i in range(13)) + """
+                     FROM json_each(?) ORDER BY key"""
+_ROWS = json.JSONEncoder(ensure_ascii=False, separators=(',', ':'))
 
 
 @dataclass
@@ -38,42 +46,73 @@ def append_events(events: Iterable[NewEvent]) -> AppendResult:
     """Store checked events atomically, in order, extending the hash chain.
 
     An event whose id is already stored (or repeats an earlier one of the same call) is counted as
-    a duplicate and not stored again, so clients can retry safely.
+    a duplicate and not stored again, so clients can retry safely. A list is prepared (ids, content
+    to hash, search text) before the write lock is taken, so concurrent writers wait less; any other
+    iterable streams through in batches, so a large import needs little memory.
     """
     result = AppendResult()
+    prepared = [_prepare(event) for event in events] if isinstance(events, list | tuple) else None
     with write_transaction():
-        last_seq, previous = chain.head()
+        last_seq, _ = chain.head()
+        tip = chain.tip()
+        previous = tip.hash
         workspaces = _WorkspaceIds()
-        iterator = iter(events)
+        iterator = iter(prepared) if prepared is not None else map(_prepare, events)
         seen: set[str] = set()
         while batch := list(islice(iterator, BATCH)):
             previous = _append_batch(batch, previous, workspaces, seen, result)
         if result.stored:
             database.execute_sql('INSERT INTO event_search(rowid, search_text) '
                                  'SELECT seq, search_text FROM event WHERE seq > ?', (last_seq,))
+            chain.record_head(chain.Head(tip.count + result.stored, chain.head()[0], previous))
     return result
 
 
-def _append_batch(batch: list[NewEvent], previous: str, workspaces: _WorkspaceIds, seen: set[str],
-                  result: AppendResult) -> str:
-    ids = [event.id or str(uuid.uuid4()) for event in batch]
-    stored = _existing_ids([i for i in ids if i not in seen])
-    rows = []
-    for uid, event in zip(ids, batch, strict=True):
-        result.ids.append(uid)
-        if uid in seen or uid in stored:
-            result.duplicates += 1
-            continue
-        seen.add(uid)
-        ts = to_millis(event.timestamp)
-        metadata = _METADATA.encode(event.metadata) if event.metadata else None
+@dataclass(slots=True)
+class _Prepared:
+    """An event as stored, but for its workspace's id and its hash, which need the write lock."""
+
+    uid: str
+    workspace: str | None
+    row: tuple  # the INSERT_SQL values before workspace_id
+    metadata: str | None
+    search_text: str
+    content: bytes
+
+
+def _prepare(event: NewEvent) -> _Prepared:
+    uid = event.id or str(uuid.uuid4())
+    ts = to_millis(event.timestamp)
+    metadata = _METADATA.encode(event.metadata) if event.metadata else None
+    try:
         content = chain.canonical(uid, ts, event.user, event.scope, event.category, event.action, event.target,
                                   event.status, event.description, event.workspace, metadata)
-        previous = chain.link(previous, content)
-        rows.append((uid, ts, event.user, event.scope, event.category, event.action, event.target, event.status,
-                     event.description, workspaces.id_of(event.workspace), metadata, search_text(event), previous))
+    except UnicodeEncodeError:  # e.g. "\ud800" in JSON: a lone surrogate cannot be stored as UTF-8
+        raise StoreError(f'event {uid}: text holds an unpaired surrogate (such as \\ud800), not valid Unicode') \
+            from None
+    return _Prepared(uid, event.workspace, (uid, ts, event.user, event.scope, event.category, event.action,
+                                            event.target, event.status, event.description), metadata,
+                     search_text(event), content)
+
+
+def _append_batch(batch: list[_Prepared], previous: str, workspaces: _WorkspaceIds, seen: set[str],
+                  result: AppendResult) -> str:
+    stored = _existing_ids([p.uid for p in batch if p.uid not in seen])
+    workspaces.load({p.workspace for p in batch if p.workspace is not None})
+    rows = []
+    for p in batch:
+        result.ids.append(p.uid)
+        if p.uid in seen or p.uid in stored:
+            result.duplicates += 1
+            continue
+        seen.add(p.uid)
+        previous = chain.link(previous, p.content)
+        rows.append((*p.row, workspaces.id_of(p.workspace), p.metadata, p.search_text, previous))
     if rows:
-        database.cursor().executemany(INSERT_SQL, rows)
+        if is_sqlite():
+            database.execute_sql(JSON_INSERT_SQL, (_ROWS.encode(rows),))
+        else:
+            database.cursor().executemany(INSERT_SQL, rows)
         result.stored += len(rows)
     return previous
 
@@ -90,6 +129,14 @@ class _WorkspaceIds:
 
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
+
+    def load(self, names: set[str]) -> None:
+        """Look up the ids of many names in one query (each statement is a wait for the GIL under load)."""
+        wanted = sorted(names - self._ids.keys())
+        if wanted:
+            rows = database.execute_sql(f'SELECT name, id FROM workspace WHERE name IN ({",".join("?" * len(wanted))})',
+                                        wanted)
+            self._ids.update(rows)
 
     def id_of(self, name: str | None) -> int | None:
         if name is None:

@@ -86,6 +86,15 @@ V2_SEARCH_INDEX = [
 ]
 
 
+# The chain head (count:seq:hash of the newest event) kept in meta by every append from now on; a
+# file that has events already gets the head its table shows.
+V3_CHAIN_HEAD = [
+    """INSERT OR IGNORE INTO meta (key, value)
+        SELECT 'chain_head', (SELECT count(*) FROM event) || ':' || seq || ':' || hash
+        FROM event ORDER BY seq DESC LIMIT 1""",
+]
+
+
 def _run(statements: list[str]) -> Callable[[], None]:
     def step() -> None:
         for sql in statements:
@@ -93,7 +102,7 @@ def _run(statements: list[str]) -> Callable[[], None]:
     return step
 
 
-STEPS: list[Callable[[], None]] = [_run(V1_TABLES), _run(V2_SEARCH_INDEX)]
+STEPS: list[Callable[[], None]] = [_run(V1_TABLES), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD)]
 LATEST = len(STEPS)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from ui import audit_logs, export_routes, login, members
+from ui import api, audit_logs, export_routes, integrity_page, login, members, tokens_page
 from ui.config import AppConfig, config, set_config
 
 
@@ -15,6 +15,9 @@ def register(app_config: AppConfig) -> None:
     audit_logs.register()
     export_routes.register()
     members.register()
+    tokens_page.register()
+    integrity_page.register()
+    api.register()
 
 
 def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> None:

@@ -1,0 +1,124 @@
+"""Events per second through POST /api/v1/events in 1,000-event batches, on loopback, hash chain included.
+
+Starts `python main.py serve` on a fresh SQLite file, as a user runs it, and posts pre-encoded batches
+from client threads (keep-alive connections). Measures and prints; asserts nothing but correctness.
+
+    .venv/bin/python -m tests.benchmarks.bench_ingest [--events 100000] [--clients 1 2 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from store.chain import verify
+from store.db import close_database, connection, open_database
+from store.events import EventFilter, Viewer, count_events
+from store.seed import demo_events
+from store.timefmt import iso
+from store.tokens import create_token
+from tests.browser.conftest import start_server, stop_server
+
+BATCH = 1000
+
+
+def bodies(total: int, tag: str) -> list[bytes]:
+    """Realistic demo events as JSON request bodies of BATCH events, with fixed ids."""
+    out, batch = [], []
+    for n, ev in enumerate(demo_events(total, seed=7)):
+        batch.append({'id': f'{tag}-{n}', 'timestamp': iso(ev.timestamp), 'user': ev.user, 'scope': ev.scope,
+                      'category': ev.category, 'action': ev.action, 'target': ev.target, 'status': ev.status,
+                      'description': ev.description, 'workspace': ev.workspace, 'metadata': ev.metadata})
+        if len(batch) == BATCH:
+            out.append(json.dumps({'events': batch}).encode())
+            batch = []
+    if batch:
+        out.append(json.dumps({'events': batch}).encode())
+    return out
+
+
+def post_all(url: str, token: str, payloads: list[bytes], clients: int) -> float:
+    queue = list(reversed(payloads))
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker() -> None:
+        with httpx.Client(base_url=url, timeout=60,
+                          headers={'Authorization': f'Bearer {token}', 'Content-Type': 'application/json'}) as http:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                response = http.post('/api/v1/events', content=body)
+                if response.status_code != 201:
+                    errors.append(f'{response.status_code} {response.text[:200]}')
+                    return
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f'requests failed: {errors[:3]}')
+    return elapsed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def run(events: int, clients: int, workdir: Path) -> None:
+    url = f'sqlite:///{workdir / f"bench-{clients}.db"}'
+    open_database(url)
+    with connection():
+        token = create_token('benchmark', None, 'benchmark')
+    close_database()
+    payloads = bodies(events, f'c{clients}')
+    size = sum(len(p) for p in payloads) / len(payloads)
+    server = start_server(url, workdir / f'server-{clients}.log')
+    try:
+        post_all(server.url, token, bodies(2 * BATCH, 'warm'), 1)  # warm-up: imports, first connections
+        load_before, cpu_before = os.getloadavg()[0], cpu_seconds(server.process.pid)
+        elapsed = post_all(server.url, token, payloads, clients)
+        server_cpu = cpu_seconds(server.process.pid) - cpu_before
+    finally:
+        stop_server(server)
+    open_database(url)
+    with connection():
+        stored = count_events(Viewer.organization(), EventFilter())
+        started = time.perf_counter()
+        report = verify()
+        verify_seconds = time.perf_counter() - started
+    close_database()
+    print(f'{clients} client(s): {events:,} events in {len(payloads)} batches of {BATCH:,} '
+          f'(~{size / 1024:.0f} KiB each) in {elapsed:.2f} s = {events / elapsed:,.0f} events/s; '
+          f'server CPU {server_cpu / events * 1e6:.0f} ms per 1,000 events ({server_cpu / elapsed:.0%} of a core); '
+          f'load average before {load_before:.2f}; stored {stored:,}; {report.summary()[:40]} '
+          f'(verify {verify_seconds:.1f} s)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--events', type=int, default=100_000)
+    parser.add_argument('--clients', type=int, nargs='+', default=[1, 2, 4])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for clients in args.clients:
+            run(args.events, clients, Path(tmp))
+
+
+if __name__ == '__main__':
+    main()

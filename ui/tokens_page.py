@@ -1,0 +1,127 @@
+"""The API tokens page: Organization Owners create tokens (shown once) and revoke them."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import PlainTextResponse, Response
+from nicegui import ui
+
+from store.accounts import Account
+from store.db import StoreError
+from store.events import workspace_names
+from store.timefmt import display, from_millis
+from store.tokens import ApiToken, create_token, list_tokens, revoke_token
+from ui import db, session
+from ui.config import config
+from ui.frame import frame
+
+ORGANIZATION = 'Whole organization'
+COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left'} for n, label in (
+    ('name', 'Name'), ('reach', 'Access'), ('created', 'Created'), ('created_by', 'Created by'),
+    ('status', 'Status'), ('revoke', ''))]
+
+
+async def owner_or_response(request: Request) -> Account | Response:
+    """The signed-in owner, or the response to send instead: the login page, or 403 for anyone else."""
+    account = await session.current_account()
+    if account is None:
+        return session.login_redirect(request)
+    if account.role != 'owner':
+        return PlainTextResponse('Forbidden: this page is for Organization Owners.', status_code=403)
+    return account
+
+
+def token_row(token: ApiToken) -> dict[str, object]:
+    tz = config().timezone
+    status = 'Active' if token.active else f'Revoked {display(from_millis(token.revoked_at), tz)}'
+    return {'id': token.id, 'name': token.name, 'reach': token.reach, 'created_by': token.created_by,
+            'created': display(from_millis(token.created_at), tz), 'status': status, 'active': token.active}
+
+
+def register() -> None:
+    @ui.page('/tokens')
+    async def tokens_page(request: Request):
+        me = await owner_or_response(request)
+        if not isinstance(me, Account):
+            return me
+        known_workspaces = await db.call(workspace_names)
+
+        with frame(me, 'API tokens'):
+            ui.label('API tokens').classes('text-2xl font-semibold')
+            ui.label('Scripts send and read events through /api/v1 with a token in the header '
+                     '"Authorization: Bearer <token>". An organization token reads and writes every event; '
+                     'a workspace token only its workspace. Interactive docs: /docs.') \
+                .classes('text-sm text-slate-600 max-w-3xl')
+
+            @ui.refreshable
+            async def token_list() -> None:
+                tokens = await db.call(list_tokens)
+                if not tokens:
+                    ui.label('No API tokens yet.').classes('text-slate-600').mark('no-tokens')
+                    return
+                table = ui.table(columns=COLUMNS, rows=[token_row(t) for t in tokens], row_key='id') \
+                    .classes('w-full max-w-5xl').mark('tokens')
+                table.add_slot('body-cell-revoke', '''
+                    <q-td :props="props">
+                        <q-btn v-if="props.row.active" flat dense color="negative" label="Revoke"
+                               :aria-label="'Revoke ' + props.row.name"
+                               @click="$parent.$emit('revoke', props.row.id)" />
+                    </q-td>''')
+                by_id = {t.id: t for t in tokens}
+                table.on('revoke', lambda e: confirm_revoke(by_id[e.args]) if e.args in by_id else None)
+
+            def confirm_revoke(token: ApiToken) -> None:
+                with ui.dialog() as dialog, ui.card():
+                    ui.label(f'Revoke API token "{token.name}"?').classes('text-lg font-semibold')
+                    ui.label('Scripts that use it get 401 from the next request on. This cannot be undone.')
+                    error = ui.label('').classes('text-negative text-sm')
+
+                    async def revoke() -> None:
+                        try:
+                            await db.call(revoke_token, token.id, me.email)
+                        except StoreError as exc:
+                            error.set_text(str(exc))
+                            return
+                        dialog.close()
+                        ui.notify(f'Revoked {token.name}', type='positive')
+                        token_list.refresh()
+
+                    with ui.row().classes('justify-end w-full'):
+                        ui.button('Cancel', on_click=dialog.close).props('flat')
+                        ui.button('Revoke token', on_click=revoke).props('color=negative')
+                dialog.open()
+
+            await token_list()
+
+            with ui.card().classes('w-full max-w-3xl'):
+                ui.label('Create a token').classes('text-lg font-semibold')
+                with ui.row().classes('w-full items-start gap-3'):
+                    name = ui.input('Token name').props('autocomplete=off').classes('w-64')
+                    reach = ui.select([ORGANIZATION, *known_workspaces], label='Access', value=ORGANIZATION,
+                                      new_value_mode='add-unique').classes('w-64')
+                error = ui.label('').classes('text-negative text-sm').mark('token-error')
+                shown = ui.column().classes('w-full')
+
+                async def create() -> None:
+                    workspace = None if reach.value in (None, ORGANIZATION) else reach.value
+                    try:
+                        token = await db.call(create_token, name.value or '', workspace, me.email)
+                    except StoreError as exc:
+                        error.set_text(str(exc))
+                        return
+                    error.set_text('')
+                    created = name.value.strip()
+                    name.value = ''
+                    shown.clear()
+                    with shown, ui.card().classes('w-full bg-amber-50'):
+                        ui.label(f'Token "{created}": copy it now, it is not shown again.').classes('font-semibold')
+                        with ui.row().classes('w-full items-center gap-2'):
+                            ui.input('New token', value=token).props('readonly outlined dense') \
+                                .classes('grow font-mono').mark('new-token')
+                            ui.button('Copy', icon='content_copy',
+                                      on_click=lambda: ui.clipboard.write(token)).props('flat')
+                    ui.notify(f'Created {created}', type='positive')
+                    token_list.refresh()
+
+                ui.button('Create token', on_click=create)
+        return None
