@@ -19,6 +19,7 @@ MAX_LENGTH = {
     'description': 4000, 'workspace': 100, 'timestamp': 64,
 }
 MAX_METADATA_BYTES = 16 * 1024
+ALLOWED_CONTROL = '\t\n\r'  # other control characters (NUL above all) are refused
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -87,6 +88,9 @@ def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None:
     value = value.strip()
     if len(value) > MAX_LENGTH[field]:
         raise ValidationError(field, f'is longer than {MAX_LENGTH[field]} characters')
+    bad = next((ch for ch in value if ch < ' ' and ch not in ALLOWED_CONTROL or ch == '\x7f'), None)
+    if bad is not None:
+        raise ValidationError(field, f'contains the control character U+{ord(bad):04X}')
     return value
 
 

@@ -29,12 +29,20 @@ ORG = Viewer.organization()
     ({'metadata': '{bad json'}, 'metadata', 'not valid JSON'),
     ({'metadata': {'x': 'y' * 20000}}, 'metadata', 'larger than 16 KiB'),
     ({'colour': 'red'}, 'colour', 'is not a field'),
+    ({'description': 'cut\x00here'}, 'description', 'control character U+0000'),
+    ({'target': 'bell\x07'}, 'target', 'control character U+0007'),
+    ({'user': 'a\x1fb@acme.io'}, 'user', 'control character U+001F'),
 ])
 def test_validation_names_the_bad_field(change, field, message):
     with pytest.raises(ValidationError) as caught:
         validate_event(event(**change))
     assert caught.value.field == field
     assert message in caught.value.message
+
+
+def test_tabs_and_newlines_are_kept():
+    assert validate_event(event(description='line one\nline\ttwo\r\nthree')).description == \
+        'line one\nline\ttwo\r\nthree'
 
 
 def test_a_missing_field_is_reported_even_when_passed_as_null():
