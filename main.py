@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser('export', help='write the matching events to .xlsx or .csv')
     add_filter_arguments(export)
     export.add_argument('-o', '--output', required=True, metavar='FILE', help='a .xlsx or .csv file')
+    export.add_argument('--as', dest='as_user', metavar='EMAIL',
+                        help="export only what this account may see (default: the whole organization)")
 
     verify = commands.add_parser('verify', help='check the integrity chain of every stored event')
     verify.add_argument('--anchor', default=None, metavar='SEQ:HASH',
@@ -197,11 +199,18 @@ def cmd_import(args: argparse.Namespace, url: str) -> int:
 def cmd_export(args: argparse.Namespace, url: str) -> int:
     from store.export import export_to_file
 
+    from store.accounts import get_account
+
     flt = event_filter(args)
     open_database(url)
     with connection():
-        rows = export_to_file(Path(args.output), Viewer.organization('command line'), flt, Sort(),
-                              exported_by='command line')
+        viewer, exported_by = Viewer.organization('command line'), 'command line'
+        if args.as_user:
+            account = get_account(args.as_user)
+            if account is None or account.disabled:
+                raise StoreError(f'no active account {args.as_user}')
+            viewer, exported_by = account.viewer(), account.email
+        rows = export_to_file(Path(args.output), viewer, flt, Sort(), exported_by=exported_by)
     print(f'Wrote {rows:,} events to {args.output}.')
     return 0
 

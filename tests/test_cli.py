@@ -68,3 +68,20 @@ def test_bad_database_url_and_timezone(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env={'PATH': '/usr/bin:/bin', 'AUDIT_TIMEZONE': 'Mars/Olympus'})
     assert result.returncode == 1 and "unknown time zone 'Mars/Olympus'" in result.stderr
+
+
+def test_export_as_a_workspace_admin_sees_only_their_workspace(db, tmp_path):
+    import csv
+
+    run('--db', db, 'seed', '--events', '400', '--seed', '3')
+    assert run('--db', db, 'create-user', 'r@acme.io', '--role', 'admin', '--workspace', 'research',
+               stdin='a-long-password\n').returncode == 0
+    everything, mine = tmp_path / 'all.csv', tmp_path / 'mine.csv'
+    assert run('--db', db, 'export', '-o', str(everything)).returncode == 0
+    result = run('--db', db, 'export', '--as', 'r@acme.io', '-o', str(mine))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(mine.open(encoding='utf-8-sig')))
+    assert rows and {r['Workspace'] for r in rows} == {'research'}
+    assert len(rows) < len(list(csv.DictReader(everything.open(encoding='utf-8-sig'))))
+    missing = run('--db', db, 'export', '--as', 'ghost@acme.io', '-o', str(mine))
+    assert missing.returncode == 1 and 'no active account ghost@acme.io' in missing.stderr
