@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from store import chain
+from store import chain, rollup
 from store.db import StoreError, database, is_sqlite, write_transaction
 from store.timefmt import to_millis
 from store.validation import NewEvent
@@ -64,6 +64,7 @@ def append_events(events: Iterable[NewEvent]) -> AppendResult:
         if result.stored:
             database.execute_sql('INSERT INTO event_search(rowid, search_text) '
                                  'SELECT seq, search_text FROM event WHERE seq > ?', (last_seq,))
+            rollup.add_since(last_seq)
             chain.record_head(chain.Head(tip.count + result.stored, chain.head()[0], previous))
     return result
 

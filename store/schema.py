@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from store import rollup
 from store.db import database, write_transaction
 
 V1_TABLES = [
@@ -102,7 +103,19 @@ def _run(statements: list[str]) -> Callable[[], None]:
     return step
 
 
-STEPS: list[Callable[[], None]] = [_run(V1_TABLES), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD)]
+# Daily counts per workspace, scope, category and status (store/rollup.py), filled from the events,
+# and indexes that serve a scope alone and sorting by category, action or target in time order.
+V4_DAILY_COUNTS = [
+    *rollup.CREATE,
+    rollup.REBUILD_SQL,
+    'CREATE INDEX event_scope_ts ON event (scope, ts, seq)',
+    'CREATE INDEX event_category_ts ON event (category, ts, seq)',
+    'CREATE INDEX event_action_ts ON event (action, ts, seq)',
+    'CREATE INDEX event_target_ts ON event (target, ts, seq)',
+]
+
+STEPS: list[Callable[[], None]] = [_run(V1_TABLES), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
+                                   _run(V4_DAILY_COUNTS)]
 LATEST = len(STEPS)
 
 
