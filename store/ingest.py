@@ -50,27 +50,45 @@ def append_events(events: Iterable[NewEvent]) -> AppendResult:
     to hash, search text) before the write lock is taken, so concurrent writers wait less; any other
     iterable streams through in batches, so a large import needs little memory.
     """
-    result = AppendResult()
-    prepared = [_prepare(event) for event in events] if isinstance(events, list | tuple) else None
+    if isinstance(events, list | tuple):
+        return append_prepared([prepare(events)])[0]
+    return append_prepared([map(_prepare, events)])[0]
+
+
+def prepare(events: Iterable[NewEvent]) -> list[Prepared]:
+    """The work of storing events that needs no lock: ids, timestamps, search text, content to hash."""
+    return [_prepare(event) for event in events]
+
+
+def append_prepared(groups: list[Iterable[Prepared]]) -> list[AppendResult]:
+    """Store several groups of prepared events in one transaction, one result per group, in order.
+
+    Each commit costs about the same whatever its size, so a writer serving many clients at once
+    stores their requests together (group commit). An id in an earlier group counts as a duplicate
+    in a later one. On any error nothing of any group is stored.
+    """
+    results = [AppendResult() for _ in groups]
     with write_transaction():
         last_seq, _ = chain.head()
         tip = chain.tip()
         previous = tip.hash
         workspaces = _WorkspaceIds()
-        iterator = iter(prepared) if prepared is not None else map(_prepare, events)
         seen: set[str] = set()
-        while batch := list(islice(iterator, BATCH)):
-            previous = _append_batch(batch, previous, workspaces, seen, result)
-        if result.stored:
+        for group, result in zip(groups, results, strict=True):
+            iterator = iter(group)
+            while batch := list(islice(iterator, BATCH)):
+                previous = _append_batch(batch, previous, workspaces, seen, result)
+        stored = sum(result.stored for result in results)
+        if stored:
             database.execute_sql('INSERT INTO event_search(rowid, search_text) '
                                  'SELECT seq, search_text FROM event WHERE seq > ?', (last_seq,))
             rollup.add_since(last_seq)
-            chain.record_head(chain.Head(tip.count + result.stored, chain.head()[0], previous))
-    return result
+            chain.record_head(chain.Head(tip.count + stored, chain.head()[0], previous))
+    return results
 
 
 @dataclass(slots=True)
-class _Prepared:
+class Prepared:
     """An event as stored, but for its workspace's id and its hash, which need the write lock."""
 
     uid: str
@@ -81,7 +99,7 @@ class _Prepared:
     content: bytes
 
 
-def _prepare(event: NewEvent) -> _Prepared:
+def _prepare(event: NewEvent) -> Prepared:
     uid = event.id or str(uuid.uuid4())
     ts = to_millis(event.timestamp)
     metadata = _METADATA.encode(event.metadata) if event.metadata else None
@@ -91,12 +109,12 @@ def _prepare(event: NewEvent) -> _Prepared:
     except UnicodeEncodeError:  # e.g. "\ud800" in JSON: a lone surrogate cannot be stored as UTF-8
         raise StoreError(f'event {uid}: text holds an unpaired surrogate (such as \\ud800), not valid Unicode') \
             from None
-    return _Prepared(uid, event.workspace, (uid, ts, event.user, event.scope, event.category, event.action,
+    return Prepared(uid, event.workspace, (uid, ts, event.user, event.scope, event.category, event.action,
                                             event.target, event.status, event.description), metadata,
                      search_text(event), content)
 
 
-def _append_batch(batch: list[_Prepared], previous: str, workspaces: _WorkspaceIds, seen: set[str],
+def _append_batch(batch: list[Prepared], previous: str, workspaces: _WorkspaceIds, seen: set[str],
                   result: AppendResult) -> str:
     stored = _existing_ids([p.uid for p in batch if p.uid not in seen])
     workspaces.load({p.workspace for p in batch if p.workspace is not None})

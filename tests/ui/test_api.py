@@ -194,6 +194,28 @@ async def test_no_method_edits_or_deletes_an_event(api, org_token):
     assert kept['description'] == 'Started notebook nb-1'
 
 
+def test_group_commit_keeps_each_request_all_or_nothing():
+    from datetime import UTC, datetime
+
+    from store.ingest import prepare
+    from store.validation import NewEvent, validate_event
+    from ui.api import GroupCommit, _Waiting
+
+    first = _Waiting(prepare([validate_event(event(id='g1')), validate_event(event(id='g2'))]))
+    same_ids = _Waiting(prepare([validate_event(event(id='g2')), validate_event(event(id='g3'))]))
+    GroupCommit._write([first, same_ids])  # one transaction; an id of an earlier request is a duplicate
+    assert (first.result.stored, first.result.duplicates) == (2, 0)
+    assert (same_ids.result.stored, same_ids.result.duplicates, same_ids.result.ids) == (1, 1, ['g2', 'g3'])
+
+    broken = NewEvent('bad', datetime.now(UTC), 'a@acme.io', 'Service', 'AI Notebook', 'Start', '', 'MAYBE', '',
+                      None, None)  # refused by the database's CHECK, not by validation
+    good, bad = _Waiting(prepare([validate_event(event(id='g4'))])), _Waiting(prepare([broken]))
+    GroupCommit._write([good, bad])
+    assert good.result.stored == 1 and bad.error is not None and bad.result is None
+    assert stored() == 4
+    assert verify().ok
+
+
 # ---- reading ----
 
 async def test_reading_newest_first_with_a_stable_keyset_cursor(api, org_token, add_events):
