@@ -110,8 +110,8 @@ def _prepare(event: NewEvent) -> Prepared:
         raise StoreError(f'event {uid}: text holds an unpaired surrogate (such as \\ud800), not valid Unicode') \
             from None
     return Prepared(uid, event.workspace, (uid, ts, event.user, event.scope, event.category, event.action,
-                                            event.target, event.status, event.description), metadata,
-                     search_text(event), content)
+                                           event.target, event.status, event.description), metadata,
+                    search_text(event), content)
 
 
 def _append_batch(batch: list[Prepared], previous: str, workspaces: _WorkspaceIds, seen: set[str],
