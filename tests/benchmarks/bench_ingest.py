@@ -106,7 +106,7 @@ def run(events: int, clients: int, workdir: Path) -> None:
     print(f'{clients} client(s): {events:,} events in {len(payloads)} batches of {BATCH:,} '
           f'(~{size / 1024:.0f} KiB each) in {elapsed:.2f} s = {events / elapsed:,.0f} events/s; '
           f'server CPU {server_cpu / events * 1e6:.0f} ms per 1,000 events ({server_cpu / elapsed:.0%} of a core); '
-          f'load average before {load_before:.2f}; stored {stored:,}; {report.summary()[:40]} '
+          f'load average before {load_before:.2f}; stored {stored:,}; {report.summary().split(";")[0]} '
           f'(verify {verify_seconds:.1f} s)')
 
 
