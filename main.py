@@ -197,9 +197,8 @@ def cmd_import(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_export(args: argparse.Namespace, url: str) -> int:
-    from store.export import export_to_file
-
     from store.accounts import get_account
+    from store.export import export_to_file
 
     flt = event_filter(args)
     open_database(url)

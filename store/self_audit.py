@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from store.ingest import append_events
-from store.validation import validate_event
+from store.validation import ALLOWED_CONTROL, MAX_LENGTH, validate_event
+
+
+def printable(text: str, field: str) -> str:
+    """Text typed by anyone (a login form's email) made storable: control characters become U+FFFD, cut to size."""
+    cleaned = ''.join('\ufffd' if (ch < ' ' and ch not in ALLOWED_CONTROL) or ch == '\x7f' else ch for ch in text)
+    return cleaned.strip()[:MAX_LENGTH[field]]
 
 
 def record(user: str, action: str, target: str, description: str, *, scope: str = 'Organization',
            category: str = 'Member', status: str = 'SUCCESS', workspace: str | None = None,
            metadata: dict[str, Any] | None = None) -> None:
     """Append one event about what the dashboard itself did, through the one ingestion path."""
-    raw = {'user': user[:320] or 'anonymous', 'scope': scope, 'category': category, 'action': action,
-           'target': target[:500], 'status': status, 'description': description[:4000],
-           'workspace': workspace, 'metadata': metadata}
+    raw = {'user': printable(user, 'user') or 'anonymous', 'scope': scope, 'category': category, 'action': action,
+           'target': printable(target, 'target'), 'status': status,
+           'description': printable(description, 'description'), 'workspace': workspace, 'metadata': metadata}
     append_events([validate_event(raw)])

@@ -11,7 +11,6 @@ import argparse
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from store.db import connection, open_database
@@ -112,7 +111,7 @@ def main() -> None:
     total = con.execute('SELECT count(*) FROM event').fetchone()[0]
     print(f'\n{total:,} events in {path} ({Path(path).stat().st_size / 2**20:,.0f} MiB); page of {PAGE} + exact total;'
           f' {args.runs} runs each, warm cache; milliseconds\n')
-    print(f'| case | store p50 | store p95 | raw SQL p50 | raw SQL p95 | ratio p50 |')
+    print('| case | store p50 | store p95 | raw SQL p50 | raw SQL p95 | ratio p50 |')
     print('|---|---:|---:|---:|---:|---:|')
     with connection():
         for case in cases(con):
