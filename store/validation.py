@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,9 @@ MAX_LENGTH = {
 }
 MAX_METADATA_BYTES = 16 * 1024
 ALLOWED_CONTROL = '\t\n\r'  # other control characters (NUL above all) are refused
+_CONTROL = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+_FIELD_SET = frozenset(FIELDS)
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -79,18 +83,23 @@ def parse_timestamp(value: Any, field: str = 'timestamp') -> datetime:
 
 def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None:
     value = raw.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value.__class__ is not str:
+        if value is None:
+            if required:
+                raise ValidationError(field, 'is required')
+            return None
+        if not isinstance(value, str):
+            raise ValidationError(field, f'must be a string, not {type(value).__name__}')
+    value = value.strip()
+    if not value:
         if required:
             raise ValidationError(field, 'is required')
         return None
-    if not isinstance(value, str):
-        raise ValidationError(field, f'must be a string, not {type(value).__name__}')
-    value = value.strip()
     if len(value) > MAX_LENGTH[field]:
         raise ValidationError(field, f'is longer than {MAX_LENGTH[field]} characters')
-    bad = next((ch for ch in value if ch < ' ' and ch not in ALLOWED_CONTROL or ch == '\x7f'), None)
+    bad = _CONTROL.search(value)
     if bad is not None:
-        raise ValidationError(field, f'contains the control character U+{ord(bad):04X}')
+        raise ValidationError(field, f'contains the control character U+{ord(bad.group()):04X}')
     return value
 
 
@@ -105,7 +114,7 @@ def _metadata(raw: dict[str, Any]) -> dict[str, Any] | None:
             raise ValidationError('metadata', 'is not valid JSON') from None
     if not isinstance(value, dict):
         raise ValidationError('metadata', 'must be a JSON object')
-    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
+    if len(_ENCODER.encode(value).encode()) > MAX_METADATA_BYTES:
         raise ValidationError('metadata', f'is larger than {MAX_METADATA_BYTES // 1024} KiB')
     return value
 
@@ -114,15 +123,14 @@ def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
     """Check one incoming event; raise ValidationError naming the first bad field."""
     if not isinstance(raw, dict):
         raise ValidationError('event', 'must be a JSON object')
-    unknown = sorted(set(raw) - set(FIELDS))
-    if unknown:
-        raise ValidationError(unknown[0], 'is not a field of an event')
-    for field in REQUIRED:
-        _text(raw, field, required=True)
+    if not _FIELD_SET.issuperset(raw):
+        raise ValidationError(sorted(set(raw) - _FIELD_SET)[0], 'is not a field of an event')
+    user = _text(raw, 'user', required=True)
     scope = _text(raw, 'scope', required=True)
+    category = _text(raw, 'category', required=True)
+    action = _text(raw, 'action', required=True)
     if scope not in taxonomy.SCOPES:
         raise ValidationError('scope', f'{scope!r} is not one of {", ".join(taxonomy.SCOPES)}')
-    category = _text(raw, 'category', required=True)
     if category not in taxonomy.categories(scope):
         raise ValidationError('category', f'{category!r} is not a category of {scope} '
                                           f'({", ".join(taxonomy.categories(scope))})')
@@ -130,14 +138,13 @@ def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
     if status not in STATUSES:
         raise ValidationError('status', f'{status!r} must be SUCCESS or FAILED')
     timestamp = raw.get('timestamp')
-    when = parse_timestamp(timestamp) if timestamp not in (None, '') else (now or datetime.now(UTC))
     return NewEvent(
         id=_text(raw, 'id', required=False),
-        timestamp=parse_timestamp(when),
-        user=_text(raw, 'user', required=True),
+        timestamp=parse_timestamp(timestamp if timestamp not in (None, '') else (now or datetime.now(UTC))),
+        user=user,
         scope=scope,
         category=category,
-        action=_text(raw, 'action', required=True),
+        action=action,
         target=_text(raw, 'target', required=False) or '',
         status=status,
         description=_text(raw, 'description', required=False) or '',
