@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from store.db import database
+from store.db import database, is_sqlite, stream
 
 GENESIS = '0' * 64
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(',', ':'))
@@ -132,8 +132,16 @@ def verify(rows: Iterable[tuple] | None = None, anchor: tuple[int, str] | None =
     """
     if rows is not None:
         return _walk(rows, None, anchor, check_head=False)
+    nested = database.in_transaction()
     with database.atomic():  # one read snapshot for the head and the rows, while writers carry on
-        return _walk(database.execute_sql(VERIFY_SQL), recorded_head(), anchor, check_head=True)
+        if not is_sqlite() and not nested:
+            database.execute_sql('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+        recorded = recorded_head()
+        rows = stream(VERIFY_SQL)
+        try:
+            return _walk(rows, recorded, anchor, check_head=True)
+        finally:
+            rows.close()
 
 
 def _walk(rows: Iterable[tuple], recorded: Head | None, anchor: tuple[int, str] | None, *,

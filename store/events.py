@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from store import rollup
-from store.db import database
+from store.db import database, is_sqlite, stream
+from store.dialect import substring_clause, substring_param
 from store.timefmt import from_millis, to_millis
 
 SORTABLE = {
@@ -128,11 +129,12 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
         params.append(to_millis(flt.until))
     term = normalize_search(flt.search)
     if term:
-        if narrow_search and len(term) >= MIN_INDEXED_TERM:
+        if narrow_search and len(term) >= MIN_INDEXED_TERM and is_sqlite():
             clauses.append('e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH ?)')
             params.append(trigram_query(term))
-        clauses.append('instr(e.search_text, ?) > 0')
-        params.append(term)
+        # PostgreSQL: LIKE with the trigram GIN index; it chooses between index and time order itself.
+        clauses.append(substring_clause('e.search_text'))
+        params.append(substring_param(term))
     return _Query(' AND '.join(clauses) or '1 = 1', params)
 
 
@@ -197,7 +199,7 @@ def count_events(viewer: Viewer, flt: EventFilter) -> int:
         clauses.append('c.day < ?')
         params.append(end)
     where = ' AND '.join(clauses) or '1 = 1'
-    total = database.execute_sql(f'SELECT coalesce(sum(c.n), 0) FROM event_count c WHERE {where}',
+    total = database.execute_sql(f'SELECT CAST(coalesce(sum(c.n), 0) AS BIGINT) FROM event_count c WHERE {where}',
                                  params).fetchone()[0]
     if first is not None and since != first * rollup.DAY_MS:
         total += _count_rows(viewer, replace(flt, until=from_millis(first * rollup.DAY_MS)))
@@ -243,7 +245,7 @@ COMMON_MATCHES = 20_000
 def is_common_term(search: str, total: int, offset: int) -> bool:
     """Whether a search matches so many rows that a near page is found faster by walking time order."""
     term = normalize_search(search)
-    if len(term) < MIN_INDEXED_TERM or total < COMMON_MATCHES or offset > 10_000:
+    if len(term) < MIN_INDEXED_TERM or total < COMMON_MATCHES or offset > 10_000 or not is_sqlite():
         return False
     probe = database.execute_sql(
         'SELECT count(*) FROM (SELECT rowid FROM event_search WHERE event_search MATCH ? LIMIT ?)',
@@ -254,11 +256,13 @@ def is_common_term(search: str, total: int, offset: int) -> bool:
 def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), chunk: int = 5000) -> Iterator[dict[str, Any]]:
     """Every matching event in `sort` order, read in chunks so memory stays bounded."""
     query = select_events(viewer, flt)
-    cursor = database.execute_sql(f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)}',
-                                  query.params)
-    while rows := cursor.fetchmany(chunk):
-        for row in rows:
-            yield _event(row)
+    cursor = stream(f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)}', query.params)
+    try:
+        while rows := cursor.fetchmany(chunk):
+            for row in rows:
+                yield _event(row)
+    finally:
+        cursor.close()
 
 
 def events_before(viewer: Viewer, flt: EventFilter, cursor: tuple[int, int] | None, limit: int) -> list[dict]:

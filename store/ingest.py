@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from store import chain, rollup
-from store.db import StoreError, database, is_sqlite, write_transaction
+from store.db import StoreError, database, insert_id, is_sqlite, write_transaction
 from store.timefmt import to_millis
 from store.validation import NewEvent
 
@@ -80,8 +80,9 @@ def append_prepared(groups: list[Iterable[Prepared]]) -> list[AppendResult]:
                 previous = _append_batch(batch, previous, workspaces, seen, result)
         stored = sum(result.stored for result in results)
         if stored:
-            database.execute_sql('INSERT INTO event_search(rowid, search_text) '
-                                 'SELECT seq, search_text FROM event WHERE seq > ?', (last_seq,))
+            if is_sqlite():  # PostgreSQL's trigram index is kept by the insert itself
+                database.execute_sql('INSERT INTO event_search(rowid, search_text) '
+                                     'SELECT seq, search_text FROM event WHERE seq > ?', (last_seq,))
             rollup.add_since(last_seq)
             chain.record_head(chain.Head(tip.count + stored, chain.head()[0], previous))
     return results
@@ -131,9 +132,18 @@ def _append_batch(batch: list[Prepared], previous: str, workspaces: _WorkspaceId
         if is_sqlite():
             database.execute_sql(JSON_INSERT_SQL, (_ROWS.encode(rows),))
         else:
-            database.cursor().executemany(INSERT_SQL, rows)
+            _insert_postgres(rows)
         result.stored += len(rows)
     return previous
+
+
+def _insert_postgres(rows: list[tuple]) -> None:
+    """One multi-row INSERT with explicit positions: the append lock is held, so seq is next after the last."""
+    first = database.execute_sql('SELECT coalesce(max(seq), 0) + 1 FROM event').fetchone()[0]
+    values = ','.join(['(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'] * len(rows))
+    params = [value for n, row in enumerate(rows) for value in (first + n, *row)]
+    database.execute_sql('INSERT INTO event (seq, uid, ts, actor, scope, category, action, target, status, '
+                         f'description, workspace_id, metadata, search_text, hash) VALUES {values}', params)
 
 
 def _existing_ids(ids: list[str]) -> set[str]:
@@ -172,8 +182,7 @@ def ensure_workspace(name: str) -> int:
     row = database.execute_sql('SELECT id FROM workspace WHERE name = ?', (name,)).fetchone()
     if row:
         return row[0]
-    cursor = database.execute_sql('INSERT INTO workspace (name, created_at) VALUES (?, ?)', (name, now_millis()))
-    return cursor.lastrowid
+    return insert_id('INSERT INTO workspace (name, created_at) VALUES (?, ?)', (name, now_millis()))
 
 
 def chunked(items: Iterable, size: int) -> Iterator[list]:

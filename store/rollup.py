@@ -26,7 +26,7 @@ CREATE = [
 _ADD_SQL = """INSERT INTO event_count (day, workspace_id, scope, category, status, n)
     SELECT ts / 86400000, coalesce(workspace_id, 0), scope, category, status, count(*)
     FROM event WHERE seq > ? GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (day, workspace_id, scope, category, status) DO UPDATE SET n = n + excluded.n"""
+    ON CONFLICT (day, workspace_id, scope, category, status) DO UPDATE SET n = event_count.n + excluded.n"""
 
 
 def add_since(last_seq: int) -> None:

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from store import self_audit
-from store.db import StoreError, database, write_transaction
+from store.db import StoreError, database, insert_id, write_transaction
 from store.events import Viewer
 from store.ingest import ensure_workspace
 from store.timefmt import now_millis
@@ -77,14 +77,14 @@ def create_token(name: str, workspace: str | None, created_by: str) -> str:
     token = PREFIX + secrets.token_urlsafe(32)
     with write_transaction():
         workspace_id = ensure_workspace(workspace) if workspace else None
-        cursor = database.execute_sql(
+        token_id = insert_id(
             'INSERT INTO api_token (name, token_hash, workspace_id, created_at, created_by) VALUES (?, ?, ?, ?, ?)',
             (name, hash_token(token), workspace_id, now_millis(), created_by))
         reach = f'workspace {workspace}' if workspace else 'the whole organization'
         self_audit.record(_actor(created_by), 'Create API Token', name,
                           f'Created API token "{name}" for {reach} (by {created_by})',
                           scope=AUDIT_SCOPE, category=AUDIT_CATEGORY,
-                          metadata={'token_id': cursor.lastrowid, 'workspace': workspace, 'created_by': created_by})
+                          metadata={'token_id': token_id, 'workspace': workspace, 'created_by': created_by})
     return token
 
 
