@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = commands.add_parser('backup', help='copy an SQLite database to FILE while the app keeps running')
     backup.add_argument('file')
+
+    migrate = commands.add_parser('migrate-db', help='copy this SQLite store into an empty database, then verify it')
+    migrate.add_argument('--to', required=True, metavar='URL', help='the target, e.g. postgresql://user@host/audit')
     return parser
 
 
@@ -237,9 +240,25 @@ def cmd_backup(args: argparse.Namespace, url: str) -> int:
     return 0
 
 
+def cmd_migrate_db(args: argparse.Namespace, url: str) -> int:
+    from store.db import redact
+    from store.migrate import migrate
+
+    def progress(table: str, copied: int) -> None:
+        if table == 'event' and copied % 100_000 == 0:
+            print(f'  {copied:,} events copied', file=sys.stderr)
+
+    report = migrate(url, args.to, progress)
+    copied = ', '.join(f'{table} {count:,}' for table, count in report.rows.items())
+    print(f'Copied into {redact(args.to)}: {copied}.')
+    print(f'verify on the copy: {report.chain.summary()}')
+    return 0 if report.chain.ok else 2
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, str], int]] = {
     'serve': cmd_serve, 'seed': cmd_seed, 'create-user': cmd_create_user, 'create-token': cmd_create_token,
     'import': cmd_import, 'export': cmd_export, 'verify': cmd_verify, 'backup': cmd_backup,
+    'migrate-db': cmd_migrate_db,
 }
 
 

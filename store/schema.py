@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from store import rollup
 from store.db import database, write_transaction
+from store.dialect import PostgresOnly, SqliteOnly, ddl
 
 V1_TABLES = [
     """CREATE TABLE IF NOT EXISTS meta (
@@ -45,14 +46,14 @@ V1_TABLES = [
     'CREATE INDEX event_workspace_ts ON event (workspace_id, ts, seq)',
     'CREATE INDEX event_status_ts ON event (status, ts, seq)',
     'CREATE INDEX event_actor_ts ON event (actor, ts, seq)',
-    """CREATE TRIGGER event_no_update BEFORE UPDATE ON event
-        BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END""",
-    """CREATE TRIGGER event_no_delete BEFORE DELETE ON event
-        BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END""",
+    SqliteOnly("""CREATE TRIGGER event_no_update BEFORE UPDATE ON event
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END"""),
+    SqliteOnly("""CREATE TRIGGER event_no_delete BEFORE DELETE ON event
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END"""),
     # REPLACE deletes the old row without firing delete triggers (unless recursive_triggers is on).
-    """CREATE TRIGGER event_no_replace BEFORE INSERT ON event
+    SqliteOnly("""CREATE TRIGGER event_no_replace BEFORE INSERT ON event
         WHEN EXISTS (SELECT 1 FROM event WHERE seq = NEW.seq OR uid = NEW.uid)
-        BEGIN SELECT RAISE(ABORT, 'audit events are append-only: REPLACE refused'); END""",
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only: REPLACE refused'); END"""),
     """CREATE TABLE account (
         id INTEGER PRIMARY KEY,
         email TEXT NOT NULL UNIQUE,
@@ -77,29 +78,49 @@ V1_TABLES = [
     )""",
 ]
 
+# PostgreSQL: seq is given by the appending writer (it holds the write lock), so no sequence;
+# one function refuses UPDATE and DELETE row by row and TRUNCATE per statement.
+V1_POSTGRES = [
+    PostgresOnly('ALTER TABLE event ALTER COLUMN seq DROP DEFAULT'),
+    PostgresOnly("""CREATE FUNCTION event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'audit events are append-only: % refused', TG_OP; END $$"""),
+    PostgresOnly("""CREATE TRIGGER event_no_update_delete BEFORE UPDATE OR DELETE ON event
+        FOR EACH ROW EXECUTE FUNCTION event_append_only()"""),
+    PostgresOnly("""CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON event
+        FOR EACH STATEMENT EXECUTE FUNCTION event_append_only()"""),
+]
+
 # A trigram index over search_text. Contentless with detail=none keeps it small; it only narrows
 # the candidates, and the exact substring test runs on search_text. Ingestion indexes each
 # transaction's new rows in one statement (six times faster than a per-row trigger).
 V2_SEARCH_INDEX = [
-    """CREATE VIRTUAL TABLE event_search USING fts5(
-        search_text, content='', detail='none', tokenize='trigram')""",
-    'INSERT INTO event_search(rowid, search_text) SELECT seq, search_text FROM event',
+    SqliteOnly("""CREATE VIRTUAL TABLE event_search USING fts5(
+        search_text, content='', detail='none', tokenize='trigram')"""),
+    SqliteOnly('INSERT INTO event_search(rowid, search_text) SELECT seq, search_text FROM event'),
+    # PostgreSQL: a trigram GIN index serves LIKE '%term%' directly, kept by every insert.
+    PostgresOnly('CREATE EXTENSION IF NOT EXISTS pg_trgm'),
+    PostgresOnly('CREATE INDEX event_search_trgm ON event USING gin (search_text gin_trgm_ops)'),
 ]
 
 
 # The chain head (count:seq:hash of the newest event) kept in meta by every append from now on; a
 # file that has events already gets the head its table shows.
 V3_CHAIN_HEAD = [
-    """INSERT OR IGNORE INTO meta (key, value)
+    SqliteOnly("""INSERT OR IGNORE INTO meta (key, value)
         SELECT 'chain_head', (SELECT count(*) FROM event) || ':' || seq || ':' || hash
-        FROM event ORDER BY seq DESC LIMIT 1""",
+        FROM event ORDER BY seq DESC LIMIT 1"""),
+    PostgresOnly("""INSERT INTO meta (key, value)
+        SELECT 'chain_head', (SELECT count(*) FROM event) || ':' || seq || ':' || hash
+        FROM event ORDER BY seq DESC LIMIT 1
+        ON CONFLICT (key) DO NOTHING"""),
 ]
 
 
 def _run(statements: list[str]) -> Callable[[], None]:
     def step() -> None:
         for sql in statements:
-            database.execute_sql(sql)
+            if (spelled := ddl(sql)) is not None:
+                database.execute_sql(spelled)
     return step
 
 
@@ -114,7 +135,7 @@ V4_DAILY_COUNTS = [
     'CREATE INDEX event_target_ts ON event (target, ts, seq)',
 ]
 
-STEPS: list[Callable[[], None]] = [_run(V1_TABLES), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
+STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS)]
 LATEST = len(STEPS)
 

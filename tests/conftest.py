@@ -14,16 +14,35 @@ from store.accounts import Account, create_account
 from store.db import close_database, database, open_database
 from store.ingest import AppendResult, append_events
 from store.validation import validate_event
+from tests import pg
 
 OWNER = ('owner@acme.io', 'owner-test-pass')
 ADMIN_A = ('admin-a@acme.io', 'admin-a-test-pass')  # Workspace Admin of "alpha"
 ADMIN_B = ('admin-b@acme.io', 'admin-b-test-pass')  # Workspace Admin of "beta"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line('markers', 'sqlite_only(reason): runs on SQLite only (it tampers with the file, '
+                                       'or tests an SQLite feature)')
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The store, API and export tests run on SQLite and on PostgreSQL."""
+    path = Path(str(metafunc.definition.path)).relative_to(Path(__file__).parent).as_posix()
+    if ('engine' in metafunc.fixturenames and path.startswith(pg.BOTH_ENGINES)
+            and not metafunc.definition.get_closest_marker('sqlite_only')):
+        metafunc.parametrize('engine', ['sqlite', 'postgresql'], indirect=True)
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> str:
+    return getattr(request, 'param', 'sqlite')
+
+
 @pytest.fixture(autouse=True)
-def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Every test gets its own database file; main.py (run by NiceGUI's `user` fixture) reads the same URL."""
-    url = f'sqlite:///{tmp_path / "audit.db"}'
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str) -> Iterator[str]:
+    """Every test gets its own database; main.py (run by NiceGUI's `user` fixture) reads the same URL."""
+    url = pg.fresh_database() if engine == 'postgresql' else f'sqlite:///{tmp_path / "audit.db"}'
     monkeypatch.setenv('DATABASE_URL', url)
     monkeypatch.setenv('AUDIT_SESSION_SECRET', 'test-secret')
     monkeypatch.delenv('AUDIT_TAXONOMY_FILE', raising=False)
@@ -66,4 +85,5 @@ def utc(*parts: int) -> datetime:
 
 
 def raw_sql(sql: str, params: tuple = ()) -> list[tuple]:
-    return list(database.execute_sql(sql, params))
+    cursor = database.execute_sql(sql, params)
+    return list(cursor) if cursor.description else []

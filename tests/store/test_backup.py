@@ -11,6 +11,8 @@ from store.db import StoreError, close_database, connection, open_database
 from store.ingest import append_events
 from store.seed import demo_events
 
+pytestmark = pytest.mark.sqlite_only  # SQLite's online backup; PostgreSQL's is pg_dump
+
 
 def test_backup_while_writing_is_consistent(database_url, tmp_path):
     append_events(list(demo_events(3000, seed=1)))

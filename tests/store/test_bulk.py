@@ -9,6 +9,8 @@ from store.events import EventFilter, Viewer, count_events
 from store.seed import demo_events
 from store.validation import ValidationError
 
+pytestmark = pytest.mark.sqlite_only  # index rebuild reads sqlite_master; PostgreSQL appends as usual
+
 
 def index_names() -> list[str]:
     return sorted(name for name, _ in bulk._secondary_indexes())

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = 'uid, ts, actor, scope, category, action, target, status, description, workspace_id, metadata, ' \
           'search_text, hash'
 
+pytestmark = pytest.mark.sqlite_only  # tampers with the file through raw sqlite3
+
 
 @pytest.fixture
 def twenty(add_events) -> None:

@@ -15,6 +15,7 @@ def db_file(url: str) -> str:
     return url.removeprefix('sqlite:///')
 
 
+@pytest.mark.sqlite_only  # raw sqlite3 on the file; PostgreSQL: tests/store/test_postgres.py
 def test_update_and_delete_fail_at_the_database(add_events, database_url):
     add_events(event(id='a'))
     with pytest.raises(peewee.DatabaseError, match='append-only'):
@@ -30,6 +31,7 @@ def test_update_and_delete_fail_at_the_database(add_events, database_url):
     assert find_events(Viewer.organization(), EventFilter()).events[0]['description'] == 'Started notebook nb-1'
 
 
+@pytest.mark.sqlite_only  # REPLACE is SQLite's; PostgreSQL: tests/store/test_postgres.py
 def test_insert_or_replace_over_an_event_fails(add_events, database_url):
     add_events(event(id='a'))
     seq, uid, stored_hash = database.execute_sql('SELECT seq, uid, hash FROM event').fetchone()
@@ -94,6 +96,7 @@ def test_a_newer_database_is_refused(tmp_path):
         open_database(f'sqlite:///{path}')
 
 
+@pytest.mark.sqlite_only  # SQLite pragmas
 def test_wal_mode_and_pragmas(database_url):
     assert database.execute_sql('PRAGMA journal_mode').fetchone()[0] == 'wal'
     assert database.execute_sql('PRAGMA foreign_keys').fetchone()[0] == 1
