@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from store.db import StoreError, database, write_transaction
+from store.db import StoreError, database, insert_id, write_transaction
 from store.events import Viewer
 from store.ingest import ensure_workspace
 from store.timefmt import now_millis
@@ -99,10 +99,10 @@ def create_account(email: str, password: str, role: str, workspaces: list[str] |
     with write_transaction():
         if database.execute_sql('SELECT 1 FROM account WHERE email = ?', (email,)).fetchone():
             raise StoreError(f'an account for {email} exists already')
-        cursor = database.execute_sql(
+        account_id = insert_id(
             'INSERT INTO account (email, password_hash, role, disabled, created_at) VALUES (?, ?, ?, 0, ?)',
             (email, _hasher.hash(password), role, now_millis()))
-        _set_workspaces(cursor.lastrowid, names)
+        _set_workspaces(account_id, names)
     return get_account(email)
 
 
