@@ -21,8 +21,9 @@ browser:
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# The store, API and export tests run twice: on SQLite and on a throwaway PostgreSQL server.
 test: $(STAMP) browser lint
-	$(PY) -m pytest -q
+	bash scripts/with-postgres $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks.run_all
