@@ -102,6 +102,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--events', type=int, default=1_000_000)
     parser.add_argument('--runs', type=int, default=30)
+    parser.add_argument('--postgres', metavar='URL', default=None,
+                        help='also time the store calls on this PostgreSQL database (filled by migrate-db when empty)')
     args = parser.parse_args()
     url = bench_database(args.events)
     path = url.removeprefix('sqlite:///')
@@ -113,9 +115,10 @@ def main() -> None:
           f' {args.runs} runs each, warm cache; milliseconds\n')
     print('| case | store p50 | store p95 | raw SQL p50 | raw SQL p95 | ratio p50 |')
     print('|---|---:|---:|---:|---:|---:|')
+    on_sqlite: dict[str, tuple[float, float]] = {}
     with connection():
         for case in cases(con):
-            store = p50_p95(timed(case.store, args.runs))
+            store = on_sqlite[f'{case.group}: {case.name}'] = p50_p95(timed(case.store, args.runs))
             raw = p50_p95(timed(case.raw, args.runs))
             print(f'| {case.group}: {case.name} | {store[0]:.1f} | {store[1]:.1f} | {raw[0]:.1f} | {raw[1]:.1f} '
                   f'| {store[0] / raw[0]:.2f} |', flush=True)
@@ -125,6 +128,37 @@ def main() -> None:
         print(f'| {name} | {size / 2**20:,.1f} |')
     search = sum(v for k, v in table.items() if k.startswith('event_search'))
     print(f'\nsearch index / events table = {search / table["event"]:.2f}')
+    if args.postgres:
+        postgres_column(con, url, args.postgres, args.runs, on_sqlite)
+
+
+def postgres_column(con: sqlite3.Connection, sqlite_url: str, pg_url: str, runs: int,
+                    on_sqlite: dict[str, tuple[float, float]]) -> None:
+    """The same store calls on PostgreSQL, the benchmark database copied there by migrate-db."""
+    import time
+
+    from store.db import close_database, database
+    from store.migrate import migrate
+
+    close_database()
+    open_database(pg_url)
+    with connection():
+        have = database.execute_sql('SELECT count(*) FROM event').fetchone()[0]
+    if not have:
+        started = time.perf_counter()
+        report = migrate(sqlite_url, pg_url)
+        print(f'\nmigrate-db: {report.rows["event"]:,} events copied and verified in '
+              f'{time.perf_counter() - started:.1f} s ({report.chain.summary()[:60]})')
+        with connection():
+            database.execute_sql('ANALYZE')
+    print(f'\nPostgreSQL ({pg_url.split("@")[-1]}): the same store calls; milliseconds\n')
+    print('| case | SQLite store p50 | PostgreSQL store p50 | PostgreSQL store p95 |')
+    print('|---|---:|---:|---:|')
+    with connection():
+        for case in cases(con):
+            name = f'{case.group}: {case.name}'
+            p50, p95 = p50_p95(timed(case.store, runs))
+            print(f'| {name} | {on_sqlite[name][0]:.1f} | {p50:.1f} | {p95:.1f} |', flush=True)
 
 
 if __name__ == '__main__':
