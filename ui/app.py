@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from ui import api, audit_logs, export_routes, integrity_page, login, members, tokens_page
+from ui import (
+    api,
+    audit_logs,
+    export_routes,
+    integrity_page,
+    login,
+    members,
+    policies_page,
+    tokens_page,
+    workspaces_page,
+)
 from ui.config import AppConfig, config, set_config
 
 
@@ -13,6 +23,8 @@ def register(app_config: AppConfig) -> None:
     set_config(app_config)
     login.register()
     audit_logs.register()
+    workspaces_page.register()
+    policies_page.register()
     export_routes.register()
     members.register()
     tokens_page.register()

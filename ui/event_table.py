@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,11 +31,16 @@ STATUS_CELL = (f'<q-td :props="props"><q-badge :color="props.value === \'SUCCESS
                ':label="props.value" /></q-td>')
 DESCRIPTION_CELL = ('<q-td :props="props"><div class="truncate" style="max-width: 20rem" :title="props.value">'
                     '{{ props.value }}</div></q-td>')
-DETAIL_FIELDS = (('id', 'ID'), ('timestamp', 'Timestamp'), ('user', 'User'), ('scope', 'Scope'),
-                 ('category', 'Category'), ('action', 'Action'), ('target', 'Target'), ('status', 'Status'),
-                 ('workspace', 'Workspace'), ('description', 'Description'), ('hash', 'Hash'))
+# Rows a live refresh brought carry `fresh` for a few seconds; the class fades their background in CSS.
+ROW_CLASS = "row => row.fresh ? 'row-fresh' : ''"
+FRESH_SECONDS = 8
+FRESH_CSS = """
+.q-table tbody tr.row-fresh td { animation: row-fresh 6s ease-out; }
+@keyframes row-fresh { from { background-color: rgba(250, 204, 21, 0.5); } to { background-color: transparent; } }
+"""
 
 Fetch = Callable[[Sort, int, int], Awaitable[EventPage | None]]
+OnSelect = Callable[[dict[str, Any]], None]
 
 
 def columns(timezone_name: str) -> list[dict[str, Any]]:
@@ -70,10 +75,13 @@ class EventTable:
     """A QTable in server-side mode; `fetch(sort, offset, limit)` returns the page or None to show nothing new."""
 
     def __init__(self, fetch: Fetch, tz: ZoneInfo, first: EventPage, sort: Sort = Sort(),
-                 page_size: int = DEFAULT_PAGE_SIZE) -> None:
+                 page_size: int = DEFAULT_PAGE_SIZE, on_select: OnSelect | None = None) -> None:
         self._fetch = fetch
         self._tz = tz
         self._generation = 0
+        self._loading = False
+        self._fresh_until: dict[int, float] = {}
+        self._on_select = on_select
         self.events: dict[int, dict[str, Any]] = {}
         pagination = {'page': 1, 'rowsPerPage': page_size, 'sortBy': sort.column, 'descending': sort.descending,
                       'rowsNumber': first.total}
@@ -81,16 +89,21 @@ class EventTable:
                               pagination=pagination).classes('w-full').mark('events')
         self.table.props['rows-per-page-options'] = list(PAGE_SIZES)
         self.table.props[':pagination-label'] = PAGINATION_LABEL
+        self.table.props[':table-row-class-fn'] = ROW_CLASS
         self.table.props('binary-state-sort flat bordered')
         self.table.add_slot('header-cell-timestamp', TIMESTAMP_HEADER)
         self.table.add_slot('body-cell-status', STATUS_CELL)
         self.table.add_slot('body-cell-description', DESCRIPTION_CELL)
         self.table.on('request', lambda e: self.load(e.args.get('pagination') or {}))
-        self.table.on('rowClick', lambda e: self.show_detail(e.args[1].get('seq')), [[], ['seq'], None])
+        self.table.on('rowClick', lambda e: self.select(e.args[1].get('seq')), [[], ['seq'], None])
 
     @property
     def sort(self) -> Sort:
         return read_pagination(self.table.pagination)[0]
+
+    @property
+    def page(self) -> int:
+        return read_pagination(self.table.pagination)[1]
 
     @property
     def page_size(self) -> int:
@@ -100,19 +113,38 @@ class EventTable:
     def total(self) -> int:
         return int(self.table.pagination.get('rowsNumber') or 0)
 
-    def _rows(self, page: EventPage) -> list[dict[str, Any]]:
-        self.events = {event['seq']: event for event in page.events}
-        return [table_row(event, self._tz) for event in page.events]
+    @property
+    def busy(self) -> bool:
+        """A page, sort or filter change is still loading."""
+        return self._loading
 
-    async def load(self, pagination: dict[str, Any] | None = None, *, first_page: bool = False) -> None:
+    def _rows(self, page: EventPage, mark_new: bool = False) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        if mark_new:
+            for event in page.events:
+                if event['seq'] not in self.events:
+                    self._fresh_until[event['seq']] = now + FRESH_SECONDS
+        self._fresh_until = {seq: until for seq, until in self._fresh_until.items() if until > now}
+        self.events = {event['seq']: event for event in page.events}
+        rows = [table_row(event, self._tz) for event in page.events]
+        for row in rows:
+            if row['seq'] in self._fresh_until:
+                row['fresh'] = True
+        return rows
+
+    async def load(self, pagination: dict[str, Any] | None = None, *, first_page: bool = False,
+                   mark_new: bool = False) -> None:
         """Fetch the page that `pagination` asks for (default: the current one) and show it, unless a
-        newer load started meanwhile: then this response is dropped."""
+        newer load started meanwhile: then this response is dropped. `mark_new` highlights the rows that
+        were not on the page before (a live refresh)."""
         sort, page, size = read_pagination({**self.table.pagination, **(pagination or {})})
         if first_page:
             page = 1
         self._generation += 1
         generation = self._generation
-        self.table.props('loading')
+        self._loading = True
+        if not mark_new:
+            self.table.props('loading')
         try:
             result = await self._fetch(sort, (page - 1) * size, size)
             if generation == self._generation and result is not None and not result.events and page > 1:
@@ -125,30 +157,15 @@ class EventTable:
             result = None
         finally:
             if generation == self._generation:
+                self._loading = False
                 self.table.props(remove='loading')
         if generation != self._generation or result is None:
             return
-        self.table.rows = self._rows(result)
+        self.table.rows = self._rows(result, mark_new)
         self.table.pagination = {'page': page, 'rowsPerPage': size, 'sortBy': sort.column,
                                  'descending': sort.descending, 'rowsNumber': result.total}
 
-    def show_detail(self, seq: Any) -> None:
+    def select(self, seq: Any) -> None:
         event = self.events.get(seq) if isinstance(seq, int) else None
-        if event is None:
-            return
-        with ui.dialog() as dialog, ui.card().classes('min-w-[36rem] max-w-3xl'):
-            ui.label(f'{event["action"]} · {event["target"]}').classes('text-lg font-semibold')
-            with ui.grid(columns='auto 1fr').classes('gap-x-4 gap-y-1 w-full'):
-                for name, label in DETAIL_FIELDS:
-                    value = event.get(name)
-                    if name == 'timestamp':
-                        value = f'{display(value, self._tz)} ({self._tz.key})'
-                    ui.label(label).classes('text-slate-500')
-                    ui.label(str(value) if value not in (None, '') else '—').classes('break-all whitespace-pre-wrap')
-                ui.label('Metadata').classes('text-slate-500')
-                metadata = event.get('metadata')
-                ui.label(json.dumps(metadata, indent=2, ensure_ascii=False) if metadata else '—') \
-                    .classes('font-mono text-xs whitespace-pre-wrap break-all')
-            ui.button('Close', on_click=dialog.close).props('flat').classes('self-end')
-        dialog.on('hide', dialog.delete)
-        dialog.open()
+        if event is not None and self._on_select is not None:
+            self._on_select(event)

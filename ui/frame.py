@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nicegui import ui
+from nicegui import app, ui
 
 from store.accounts import Account
 from ui import theme
@@ -13,6 +13,8 @@ from ui.config import config
 
 NAV = (
     ('Audit Logs', '/audit-logs', 'list_alt', None),
+    ('Workspaces', '/workspaces', 'workspaces', None),
+    ('Policies', '/policies', 'policy', None),
     ('Members', '/members', 'group', 'owner'),
     ('API tokens', '/tokens', 'key', 'owner'),
     ('Integrity', '/integrity', 'verified_user', 'owner'),
@@ -27,6 +29,28 @@ def scope_label(account: Account) -> str:
     return f'Workspace: {names}' if len(account.workspaces) == 1 else f'Workspaces: {names}'
 
 
+def dark_mode_key(account: Account) -> str:
+    """Where an account's dark-mode choice is kept: NiceGUI's server-side general storage, by account, so it
+    outlives signing out (which clears the session's storage) and follows the account to other browsers."""
+    return f'dark_mode:{account.email}'
+
+
+def dark_mode_toggle(account: Account) -> None:
+    key = dark_mode_key(account)
+    dark = ui.dark_mode(bool(app.storage.general.get(key, False)))
+
+    def icon() -> str:
+        return 'light_mode' if dark.value else 'dark_mode'
+
+    def toggle() -> None:
+        dark.value = not dark.value
+        app.storage.general[key] = dark.value
+        button.props(f'icon={icon()}')
+
+    button = ui.button(icon=icon(), on_click=toggle).props('flat round dense color=white aria-label="Dark mode"') \
+        .tooltip('Dark mode').mark('dark-mode')
+
+
 @contextmanager
 def frame(account: Account, title: str) -> Iterator[None]:
     """Build the header and sidebar, then let the caller fill the main area."""
@@ -38,6 +62,7 @@ def frame(account: Account, title: str) -> Iterator[None]:
             ui.label(theme.PRODUCT).classes('text-lg font-semibold')
             ui.label(scope_label(account)).classes('text-sm opacity-80').mark('viewing')
         with ui.row().classes('items-center gap-3'):
+            dark_mode_toggle(account)
             ui.label(f'{account.email} · {account.role_label}').classes('text-sm').mark('whoami')
             ui.button('Log out', on_click=lambda: ui.navigate.to('/logout')).props('flat dense color=white')
     # value=None: open from 1024 px up, collapsed (opened by the menu button, over the page) below that
@@ -47,7 +72,8 @@ def frame(account: Account, title: str) -> Iterator[None]:
                 if role and account.role != role:
                     continue
                 with ui.link(target=path).classes('flex items-center gap-3 px-3 py-2 rounded no-underline '
-                                                  'text-slate-800 hover:bg-slate-100'):
+                                                  'text-slate-800 hover:bg-slate-100 dark:text-slate-200 '
+                                                  'dark:hover:bg-slate-700'):
                     ui.icon(icon)
                     ui.label(label)
     with ui.column().classes('w-full p-4 gap-3'):

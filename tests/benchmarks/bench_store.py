@@ -15,6 +15,7 @@ from pathlib import Path
 
 from store.db import connection, open_database
 from store.events import EventFilter, Sort, Viewer, find_events
+from store.insight import timeline
 from store.timefmt import from_millis
 from tests.benchmarks.common import bench_database, p50_p95, timed
 
@@ -88,6 +89,8 @@ def cases(con: sqlite3.Connection) -> list[Case]:
         both('sort', 'target', ORG, EventFilter(), '1', (), 'target ASC, ts ASC, seq ASC', Sort('target', False)),
         both('sort', 'scope, descending', ORG, EventFilter(), '1', (), 'scope DESC, ts DESC, seq DESC',
              Sort('scope', True)),
+        Case('chart', 'timeline, no filter (vs GROUP BY day)', lambda: timeline(ORG, EventFilter()), raw_runner(
+            con, 'SELECT ts / 86400000, status, count(*) FROM event GROUP BY 1, 2', None, ())),
     ]
 
 
