@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from store import sessions
 from store.db import StoreError, database, insert_id, write_transaction
 from store.events import Viewer
 from store.ingest import ensure_workspace
@@ -125,6 +126,8 @@ def update_account(email: str, *, role: str | None = None, workspaces: list[str]
         database.execute_sql('UPDATE account SET role = ?, disabled = ? WHERE id = ?',
                              (new_role, int(new_disabled), account.id))
         _set_workspaces(account.id, names)
+        if (new_role, tuple(names), new_disabled) != (account.role, account.workspaces, account.disabled):
+            sessions.end_account_sessions(account.id)  # signed-in browsers sign in again with the new rights
     return get_account(email)
 
 
@@ -135,6 +138,8 @@ def set_password(email: str, password: str) -> None:
                                       (_hasher.hash(password), normalize_email(email)))
         if cursor.rowcount == 0:
             raise StoreError(f'no account for {normalize_email(email)}')
+        row = database.execute_sql('SELECT id FROM account WHERE email = ?', (normalize_email(email),)).fetchone()
+        sessions.end_account_sessions(row[0])  # a new password signs out every browser
 
 
 def _set_workspaces(account_id: int, names: list[str]) -> None:

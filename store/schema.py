@@ -135,8 +135,24 @@ V4_DAILY_COUNTS = [
     'CREATE INDEX event_target_ts ON event (target, ts, seq)',
 ]
 
+# Browser sessions (store/sessions.py), shared by every app instance on this database. Only hashes
+# are stored: id_hash (the cookie's session id) is NULL until the one-time hand-off is redeemed.
+V5_SESSIONS = [
+    """CREATE TABLE session (
+        id INTEGER PRIMARY KEY,
+        id_hash TEXT UNIQUE,
+        handoff_hash TEXT UNIQUE,
+        handoff_expires INTEGER,
+        account_id INTEGER NOT NULL REFERENCES account(id),
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    )""",
+    'CREATE INDEX session_account ON session (account_id)',
+    'CREATE INDEX session_last_seen ON session (last_seen)',
+]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
-                                   _run(V4_DAILY_COUNTS)]
+                                   _run(V4_DAILY_COUNTS), _run(V5_SESSIONS)]
 LATEST = len(STEPS)
 
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastapi import Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from nicegui import app
 from starlette.background import BackgroundTask
@@ -81,12 +82,12 @@ def register() -> None:
     app.on_shutdown(_remove_folder)
 
     @app.get(f'{PATH}/{{token}}', include_in_schema=False)
-    async def download(token: str) -> Response:
+    async def download(token: str, request: Request) -> Response:
         """The file, once. The session must be the one that exported it (the middleware has checked it is
         signed in); anyone else, and any expired or used link, gets the same 404."""
         _expire()
         waiting = _offers.get(token)
-        if waiting is None or waiting.email != session.signed_in_email():
+        if waiting is None or waiting.email != await session.signed_in_email(request):
             return PlainTextResponse('This export is no longer available: export again from the Audit Logs page.',
                                      status_code=404)
         del _offers[token]

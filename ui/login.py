@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from nicegui import app, ui
 from starlette.middleware.base import BaseHTTPMiddleware
 
@@ -16,10 +16,10 @@ throttle = LoginThrottle()
 
 
 class AuthMiddleware(BaseHTTPMiddleware):
-    """Every page but the public ones needs a signed-in session; the API has its own tokens."""
+    """Every page but the public ones needs a live session (store-backed); the API has its own tokens."""
 
     async def dispatch(self, request: Request, call_next):
-        if session.is_public(request.url.path) or session.signed_in_email():
+        if session.is_public(request.url.path) or await session.signed_in_email(request):
             return await call_next(request)
         return session.login_redirect(request)
 
@@ -34,9 +34,9 @@ def register() -> None:
     app.add_middleware(AuthMiddleware)
 
     @ui.page('/login')
-    def login_page(request: Request, redirect_to: str = '/audit-logs') -> RedirectResponse | None:
+    async def login_page(request: Request, redirect_to: str = '/audit-logs') -> RedirectResponse | None:
         target = session.safe_redirect_target(redirect_to)
-        if session.signed_in_email():
+        if await session.signed_in_email(request):
             return RedirectResponse(target)
         ui.page_title(f'Log in · {theme.PRODUCT}')
 
@@ -58,10 +58,10 @@ def register() -> None:
                                  else 'Wrong email or password.')
                 return
             throttle.succeeded(*keys)
-            session.sign_in(account)
+            complete = await session.sign_in(account, target)
             await db.call(self_audit.record, account.email, 'Sign In', account.email, 'Signed in',
                           metadata={'ip': request.client.host if request.client else None})
-            ui.navigate.to(target)
+            ui.navigate.to(complete)  # an HTTP route: it sets the session cookie, then opens the target
 
         with ui.card().classes('absolute-center w-96'):
             ui.label(theme.PRODUCT).classes('text-xl font-semibold')
@@ -73,13 +73,16 @@ def register() -> None:
             ui.button('Log in', on_click=attempt).classes('w-full')
         return None
 
-    @ui.page('/logout')
-    async def logout_page() -> RedirectResponse:
-        email = session.signed_in_email()
-        session.sign_out()
+    @app.get(session.COMPLETE_PATH, include_in_schema=False)
+    async def complete_sign_in(request: Request, token: str = '', next: str = '/audit-logs') -> Response:
+        return await session.complete_sign_in(request, token, next)
+
+    @app.get('/logout', include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        email = await session.sign_out(request)
         if email:
             await db.call(self_audit.record, email, 'Sign Out', email, 'Signed out')
-        return RedirectResponse('/login')
+        return session.forget_cookie(request, RedirectResponse('/login', status_code=303))
 
     @ui.page('/')
     def index() -> RedirectResponse:
