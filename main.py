@@ -141,6 +141,7 @@ def cmd_seed(args: argparse.Namespace, url: str) -> int:
     import time
 
     from store.bulk import bulk_append
+    from store.ingest import prepare
     from store.seed import demo_events, prefetched
     from store.validation import ValidationError, parse_timestamp
 
@@ -153,7 +154,8 @@ def cmd_seed(args: argparse.Namespace, url: str) -> int:
     open_database(url)
     started = time.perf_counter()
     with connection():
-        result = bulk_append(prefetched(demo_events(args.events, seed=args.seed, end=end)), args.events)
+        result = bulk_append(prefetched(demo_events(args.events, seed=args.seed, end=end), transform=prepare),
+                             args.events)
     elapsed = time.perf_counter() - started
     print(f'Added {result.stored:,} events ({result.duplicates:,} already stored) in {elapsed:.1f} s.')
     return 0

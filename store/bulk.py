@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from store.db import database, is_sqlite, write_transaction
-from store.ingest import AppendResult, append_events
-from store.validation import NewEvent
+from store.ingest import AppendResult, Prepared, append_prepared
 
 BULK_MIN = 50_000
 
@@ -22,16 +21,17 @@ def _secondary_indexes() -> list[tuple[str, str]]:
     ).fetchall()
 
 
-def bulk_append(events: Iterable[NewEvent], expected: int) -> AppendResult:
-    """Append like `append_events`, rebuilding the indexes once when `expected` events warrant it."""
+def bulk_append(events: Iterable[Prepared], expected: int) -> AppendResult:
+    """Append prepared events (`store.ingest.prepare`) like `append_events`, rebuilding the indexes once
+    when `expected` events warrant it. Preparing can then happen in another thread, beside the writing."""
     with write_transaction():
         stored = database.execute_sql('SELECT count(*) FROM event').fetchone()[0]
         if not is_sqlite() or expected < max(BULK_MIN, stored):
-            return append_events(events)
+            return append_prepared([events])[0]
         indexes = _secondary_indexes()
         for name, _ in indexes:
             database.execute_sql(f'DROP INDEX "{name}"')
-        result = append_events(events)
+        result = append_prepared([events])[0]
         for _, sql in indexes:
             database.execute_sql(sql)
         return result

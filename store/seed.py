@@ -161,15 +161,17 @@ def demo_events(count: int, seed: int | None = None, end: datetime | None = None
         )
 
 
-def prefetched(events: Iterator[NewEvent], batch: int = 2000, depth: int = 8) -> Iterator[NewEvent]:
-    """Generate events in a background thread, so generating overlaps with SQLite's writing."""
-    buffer: queue.Queue[list[NewEvent] | BaseException | None] = queue.Queue(maxsize=depth)
+def prefetched(events: Iterator[NewEvent], batch: int = 2000, depth: int = 8,
+               transform: Callable[[list[NewEvent]], list] | None = None) -> Iterator:
+    """Generate events (and `transform` each batch, e.g. prepare it for storing) in a background thread,
+    so that Python work overlaps with SQLite's writing, which releases the GIL."""
+    buffer: queue.Queue[list | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:
         try:
             while not stop.is_set() and (chunk := list(islice(events, batch))):
-                buffer.put(chunk)
+                buffer.put(transform(chunk) if transform else chunk)
             buffer.put(None)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             buffer.put(exc)

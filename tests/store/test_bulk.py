@@ -6,6 +6,7 @@ from store import bulk
 from store.chain import verify
 from store.db import database
 from store.events import EventFilter, Viewer, count_events
+from store.ingest import prepare
 from store.seed import demo_events
 from store.validation import ValidationError
 
@@ -20,7 +21,7 @@ def test_bulk_load_keeps_indexes_and_chain(monkeypatch):
     monkeypatch.setattr(bulk, 'BULK_MIN', 100)
     before = index_names()
     assert len(before) >= 5
-    result = bulk.bulk_append(demo_events(300, seed=1), expected=300)
+    result = bulk.bulk_append(prepare(demo_events(300, seed=1)), expected=300)
     assert result.stored == 300
     assert index_names() == before
     assert count_events(Viewer.organization(), EventFilter(scope='Service')) == \
@@ -34,7 +35,7 @@ def test_a_failed_bulk_load_stores_nothing_and_keeps_the_indexes(monkeypatch):
     before = index_names()
 
     def failing():
-        yield from demo_events(50, seed=2)
+        yield from prepare(demo_events(50, seed=2))
         raise ValidationError('scope', 'broken', 50)
 
     with pytest.raises(ValidationError):
