@@ -7,6 +7,8 @@ through `select_events`; nothing else in the project reads the event table for a
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -210,7 +212,57 @@ def count_events(viewer: Viewer, flt: EventFilter) -> int:
 
 def _count_rows(viewer: Viewer, flt: EventFilter) -> int:
     query = select_events(viewer, flt)
-    return database.execute_sql(f'SELECT count(*) FROM event e WHERE {query.where}', query.params).fetchone()[0]
+    if not (normalize_search(flt.search) or flt.user):
+        return database.execute_sql(f'SELECT count(*) FROM event e WHERE {query.where}', query.params).fetchone()[0]
+    return _counts.count(viewer, flt, query)
+
+
+class _RowCounts:
+    """Counts of keyword and user filters, kept per (visibility, filter) and brought up to date by
+    counting only the events stored since: events are never changed or removed, so a count up to
+    position N stays true. Paging, sorting, Refresh and live tail then cost no second full count."""
+
+    SIZE = 256
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[tuple, tuple[str, int, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def count(self, viewer: Viewer, flt: EventFilter, query: _Query) -> int:
+        key = (getattr(database.obj, 'audit_url', ''), viewer.workspaces, flt)
+        head, head_hash = database.execute_sql(
+            "SELECT coalesce(max(seq), 0), coalesce(max(hash), '') FROM event "
+            'WHERE seq = (SELECT max(seq) FROM event)').fetchone()
+        with self._lock:
+            known = self._known.get(key)
+        since, total = 0, 0
+        if known and known[0] <= head and self._still_there(known[0], known[1]):
+            since, total = known[0], known[2]  # the same store, grown since: count only the new events
+        if since < head:
+            total += database.execute_sql(
+                f'SELECT count(*) FROM event e WHERE {query.where} AND e.seq > ? AND e.seq <= ?',
+                [*query.params, since, head]).fetchone()[0]
+        with self._lock:
+            self._known[key] = (head, head_hash, total)
+            self._known.move_to_end(key)
+            while len(self._known) > self.SIZE:
+                self._known.popitem(last=False)
+        return total
+
+    @staticmethod
+    def _still_there(seq: int, hash_: str) -> bool:
+        """Whether the event counted last is still the one at that position (not another database file)."""
+        if seq == 0:
+            return True
+        row = database.execute_sql('SELECT hash FROM event WHERE seq = ?', (seq,)).fetchone()
+        return row is not None and row[0] == hash_
+
+    def clear(self) -> None:
+        with self._lock:
+            self._known.clear()
+
+
+_counts = _RowCounts()
 
 
 def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: int = 0,

@@ -196,3 +196,22 @@ def test_common_terms_walk_time_order_with_the_same_results(add_events, monkeypa
     for term, ids_ in expected.items():
         page = find_events(ORG, EventFilter(search=term), limit=20, offset=5)
         assert [e['id'] for e in page.events] == ids_
+
+
+def test_search_counts_stay_exact_as_events_arrive(add_events):
+    """Keyword and user totals are brought up to date from the events stored since the last count."""
+    import store.events as events
+
+    add_events(*[event(id=f's{i}', description='gpu job' if i % 2 else 'cpu job', user=f'u{i % 3}@acme.io')
+                 for i in range(30)])
+    both = EventFilter(search='gpu', user='u1@acme.io')
+    for flt in (EventFilter(search='gpu'), EventFilter(user='u1@acme.io'), both):
+        assert count_events(ORG, flt) == len(list(iter_events(ORG, flt)))
+    add_events(*[event(id=f't{i}', description='gpu again', user='u1@acme.io') for i in range(7)])
+    alpha = Viewer.of_workspaces('a', {'alpha'})
+    for viewer in (ORG, alpha):
+        for flt in (EventFilter(search='gpu'), EventFilter(user='u1@acme.io'),
+                    EventFilter(search='gpu', user='u1@acme.io')):
+            assert count_events(viewer, flt) == len(list(iter_events(viewer, flt))), (viewer, flt)
+    events._counts.clear()
+    assert count_events(ORG, EventFilter(search='gpu')) == 22
