@@ -151,8 +151,15 @@ V5_SESSIONS = [
     'CREATE INDEX session_last_seen ON session (last_seen)',
 ]
 
+# The user filter's index also carries the status, so the timeline of one user's events (SUCCESS and
+# FAILED per bucket) is read from the index alone.
+V6_ACTOR_STATUS = [
+    'CREATE INDEX event_actor_ts_status ON event (actor, ts, seq, status)',
+    'DROP INDEX event_actor_ts',
+]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
-                                   _run(V4_DAILY_COUNTS), _run(V5_SESSIONS)]
+                                   _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS)]
 LATEST = len(STEPS)
 
 
