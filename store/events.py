@@ -190,17 +190,10 @@ def count_events(viewer: Viewer, flt: EventFilter) -> int:
     first, end = rollup.full_days(since, until)
     if first is not None and end is not None and first >= end:
         return _count_rows(viewer, flt)
-    facets = _visible_facets(viewer, flt, 'c')
-    if facets is None:
+    rollup_query = rollup_where(viewer, flt, first, end)
+    if rollup_query is None:
         return 0
-    clauses, params = facets
-    if first is not None:
-        clauses.append('c.day >= ?')
-        params.append(first)
-    if end is not None:
-        clauses.append('c.day < ?')
-        params.append(end)
-    where = ' AND '.join(clauses) or '1 = 1'
+    where, params = rollup_query
     total = database.execute_sql(f'SELECT CAST(coalesce(sum(c.n), 0) AS BIGINT) FROM event_count c WHERE {where}',
                                  params).fetchone()[0]
     if first is not None and since != first * rollup.DAY_MS:
@@ -208,6 +201,22 @@ def count_events(viewer: Viewer, flt: EventFilter) -> int:
     if end is not None and until != end * rollup.DAY_MS:
         total += _count_rows(viewer, replace(flt, since=from_millis(end * rollup.DAY_MS)))
     return total
+
+
+def rollup_where(viewer: Viewer, flt: EventFilter, first: int | None, end: int | None) -> tuple[str, list] | None:
+    """The daily counts (`event_count c`) the viewer may see that match `flt`, for UTC days [first, end);
+    None when the viewer may see nothing. Search and user filters cannot be answered from these counts."""
+    facets = _visible_facets(viewer, flt, 'c')
+    if facets is None:
+        return None
+    clauses, params = facets
+    if first is not None:
+        clauses.append('c.day >= ?')
+        params.append(first)
+    if end is not None:
+        clauses.append('c.day < ?')
+        params.append(end)
+    return ' AND '.join(clauses) or '1 = 1', params
 
 
 def _count_rows(viewer: Viewer, flt: EventFilter) -> int:

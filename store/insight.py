@@ -1,7 +1,7 @@
 """Reads for the overview around the table: the timeline's buckets, one event by id, and per-workspace
 and per-policy summaries.
 
-Each is built on `select_events` (rows) or on `_visible_facets` over the daily counts, exactly as
+Each is built on `select_events` (rows) or on `rollup_where` over the daily counts, exactly as
 `count_events` is, so every number here is one the viewer may see under the same filter.
 """
 
@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 
 from store import rollup
 from store.db import database
-from store.events import COLUMNS, EventFilter, Viewer, _event, _visible_facets, normalize_search, select_events
+from store.events import COLUMNS, EventFilter, Viewer, _event, normalize_search, rollup_where, select_events
 from store.timefmt import from_millis, now_millis, to_millis
 
 MINUTE = 60_000
@@ -119,20 +119,6 @@ def _row_counts(viewer: Viewer, flt: EventFilter, resolution: int, counts: Count
     return counts
 
 
-def _rollup_where(viewer: Viewer, flt: EventFilter, first: int | None, end: int | None) -> tuple[str, list] | None:
-    facets = _visible_facets(viewer, flt, 'c')
-    if facets is None:
-        return None
-    clauses, params = facets
-    if first is not None:
-        clauses.append('c.day >= ?')
-        params.append(first)
-    if end is not None:
-        clauses.append('c.day < ?')
-        params.append(end)
-    return ' AND '.join(clauses) or '1 = 1', params
-
-
 def _day_counts(viewer: Viewer, flt: EventFilter) -> Counts:
     """Matching events per UTC day: whole days from the daily counts, the partial days at the edges of
     the filter's time range row by row (what `count_events` reads, grouped by day)."""
@@ -142,7 +128,7 @@ def _day_counts(viewer: Viewer, flt: EventFilter) -> Counts:
     if first is not None and end is not None and first >= end:
         return _row_counts(viewer, flt, DAY)
     counts: Counts = {}
-    where = _rollup_where(viewer, flt, first, end)
+    where = rollup_where(viewer, flt, first, end)
     if where is None:
         return counts
     rows = database.execute_sql(  # grouped by day alone, the daily counts' key order: no sorting
@@ -160,7 +146,7 @@ def _rollup_estimate(viewer: Viewer, flt: EventFilter, since: int | None, until:
     """At least the matching events in [since, until): the daily counts of every day it touches."""
     first = None if since is None else since // DAY
     end = None if until is None else -(-until // DAY)
-    where = _rollup_where(viewer, flt, first, end)
+    where = rollup_where(viewer, flt, first, end)
     if where is None:
         return 0
     return int(database.execute_sql(f'SELECT coalesce(sum(c.n), 0) FROM event_count c WHERE {where[0]}',
@@ -302,7 +288,7 @@ def workspace_activity(viewer: Viewer, since: datetime) -> list[WorkspaceActivit
     flt = EventFilter(since=since)
     counts: Counts = {}
     first, _ = rollup.full_days(to_millis(since), None)
-    where = _rollup_where(viewer, flt, first, None)
+    where = rollup_where(viewer, flt, first, None)
     if where is not None:
         _add(counts, database.execute_sql(
             f'SELECT c.workspace_id, c.status, sum(c.n) FROM event_count c WHERE {where[0]} '
