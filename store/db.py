@@ -20,6 +20,7 @@ SQLITE_PRAGMAS = {
     'foreign_keys': 1,
     'synchronous': 'normal',
     'cache_size': -65536,
+    'wal_autocheckpoint': 10000,
 }
 
 

@@ -166,6 +166,8 @@ def _order(sort: Sort) -> str:
     column = SORTABLE[sort.column]
     if column == 'e.ts':
         return f'e.ts {direction}, e.seq {direction}'
+    if column == 'e.category':  # categories repeat across scopes; one index serves this order and the filter
+        return f'e.category {direction}, e.scope {direction}, e.ts {direction}, e.seq {direction}'
     return f'{column} {direction}, e.ts {direction}, e.seq {direction}'
 
 

@@ -158,8 +158,17 @@ V6_ACTOR_STATUS = [
     'DROP INDEX event_actor_ts',
 ]
 
+# One index (category, scope, ts) serves a scope + category filter and sorting by category, in place
+# of two: every append maintains one index fewer.
+V7_CATEGORY_SCOPE = [
+    'CREATE INDEX event_category_scope_ts ON event (category, scope, ts, seq)',
+    'DROP INDEX event_scope_category_ts',
+    'DROP INDEX event_category_ts',
+]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
-                                   _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS)]
+                                   _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
+                                   _run(V7_CATEGORY_SCOPE)]
 LATEST = len(STEPS)
 
 

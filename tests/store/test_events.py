@@ -119,6 +119,7 @@ def test_workspace_admin_sees_only_their_workspaces(sample):
     (Sort('status', descending=False), ['e3', 'e1', 'e2', 'e4', 'e5']),
     (Sort('scope', descending=False), ['e2', 'e4', 'e1', 'e5', 'e3']),
     (Sort('scope', descending=True), ['e3', 'e5', 'e1', 'e4', 'e2']),
+    (Sort('category', descending=False), ['e1', 'e2', 'e5', 'e3', 'e4']),
 ])
 def test_sort_by_any_column(sample, sort, expected):
     assert ids(sort=sort) == expected
@@ -139,7 +140,8 @@ def test_pages_and_total(add_events):
     assert [e['id'] for e in third.events] == [f'p{i}' for i in range(19, -1, -1)]
 
 
-@pytest.mark.parametrize('sort', [Sort(), Sort('timestamp', False), Sort('user', False), Sort('scope', True)])
+@pytest.mark.parametrize('sort', [Sort(), Sort('timestamp', False), Sort('user', False), Sort('scope', True),
+                                  Sort('category', False)])
 def test_every_page_equals_the_same_slice_of_the_whole_order(add_events, sort):
     """Pages in the second half are read backwards; they must still be exactly the right slice."""
     base = utc(2026, 1, 1)
