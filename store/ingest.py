@@ -11,10 +11,9 @@ from itertools import islice
 from store import chain, rollup
 from store.db import StoreError, database, insert_id, is_sqlite, write_transaction
 from store.timefmt import to_millis
-from store.validation import NewEvent
+from store.validation import METADATA_ENCODER, NewEvent
 
 BATCH = 1000
-_METADATA = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 INSERT_SQL = """INSERT INTO event (uid, ts, actor, scope, category, action, target, status, description,
                                    workspace_id, metadata, search_text, hash)
@@ -103,7 +102,8 @@ class Prepared:
 def _prepare(event: NewEvent) -> Prepared:
     uid = event.id or str(uuid.uuid4())
     ts = to_millis(event.timestamp)
-    metadata = _METADATA.encode(event.metadata) if event.metadata else None
+    metadata = event.metadata_json if event.metadata_json is not None else \
+        (METADATA_ENCODER.encode(event.metadata) if event.metadata else None)
     try:
         content = chain.canonical(uid, ts, event.user, event.scope, event.category, event.action, event.target,
                                   event.status, event.description, event.workspace, metadata)

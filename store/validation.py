@@ -23,7 +23,7 @@ MAX_METADATA_BYTES = 16 * 1024
 ALLOWED_CONTROL = '\t\n\r'  # other control characters (NUL above all) are refused
 _CONTROL = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
 _FIELD_SET = frozenset(FIELDS)
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
+METADATA_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)  # the stored (and hashed) form
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -57,6 +57,7 @@ class NewEvent:
     description: str
     workspace: str | None
     metadata: dict[str, Any] | None
+    metadata_json: str | None = None  # METADATA_ENCODER's text of metadata, when validation made it
 
 
 def parse_timestamp(value: Any, field: str = 'timestamp') -> datetime:
@@ -103,10 +104,11 @@ def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None:
     return value
 
 
-def _metadata(raw: dict[str, Any]) -> dict[str, Any] | None:
+def _metadata(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The metadata object and its stored JSON text (encoded once here, reused for storing and hashing)."""
     value = raw.get('metadata')
     if value is None or value == '':
-        return None
+        return None, None
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -114,9 +116,16 @@ def _metadata(raw: dict[str, Any]) -> dict[str, Any] | None:
             raise ValidationError('metadata', 'is not valid JSON') from None
     if not isinstance(value, dict):
         raise ValidationError('metadata', 'must be a JSON object')
-    if len(_ENCODER.encode(value).encode()) > MAX_METADATA_BYTES:
+    if not value:
+        return None, None
+    text = METADATA_ENCODER.encode(value)
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        raise ValidationError('metadata', 'holds an unpaired surrogate (such as \\ud800), not valid Unicode') from None
+    if size > MAX_METADATA_BYTES:
         raise ValidationError('metadata', f'is larger than {MAX_METADATA_BYTES // 1024} KiB')
-    return value
+    return value, text
 
 
 def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
@@ -138,6 +147,7 @@ def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
     if status not in STATUSES:
         raise ValidationError('status', f'{status!r} must be SUCCESS or FAILED')
     timestamp = raw.get('timestamp')
+    metadata, metadata_json = _metadata(raw)
     return NewEvent(
         id=_text(raw, 'id', required=False),
         timestamp=parse_timestamp(timestamp if timestamp not in (None, '') else (now or datetime.now(UTC))),
@@ -149,5 +159,6 @@ def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
         status=status,
         description=_text(raw, 'description', required=False) or '',
         workspace=_text(raw, 'workspace', required=False),
-        metadata=_metadata(raw),
+        metadata=metadata,
+        metadata_json=metadata_json,
     )

@@ -30,6 +30,7 @@ ORG = Viewer.organization()
     ({'metadata': {'x': 'y' * 20000}}, 'metadata', 'larger than 16 KiB'),
     ({'colour': 'red'}, 'colour', 'is not a field'),
     ({'description': 'cut\x00here'}, 'description', 'control character U+0000'),
+    ({'metadata': {'x': '\ud800'}}, 'metadata', 'unpaired surrogate'),
     ({'target': 'bell\x07'}, 'target', 'control character U+0007'),
     ({'user': 'a\x1fb@acme.io'}, 'user', 'control character U+001F'),
 ])
