@@ -29,9 +29,17 @@ def bulk_append(events: Iterable[Prepared], expected: int) -> AppendResult:
         if not is_sqlite() or expected < max(BULK_MIN, stored):
             return append_prepared([events])[0]
         indexes = _secondary_indexes()
+        # The REPLACE guard looks up every new row; no other writer can write while this transaction
+        # holds the lock, so it is set aside and put back with the indexes.
+        guard = database.execute_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'event_no_replace'").fetchone()
         for name, _ in indexes:
             database.execute_sql(f'DROP INDEX "{name}"')
+        if guard:
+            database.execute_sql('DROP TRIGGER event_no_replace')
         result = append_prepared([events])[0]
         for _, sql in indexes:
             database.execute_sql(sql)
+        if guard:
+            database.execute_sql(guard[0])
         return result

@@ -1,5 +1,6 @@
 """Large loads rebuild the secondary indexes once, in their own transaction; nothing is lost on failure."""
 
+import peewee
 import pytest
 
 from store import bulk
@@ -14,13 +15,15 @@ pytestmark = pytest.mark.sqlite_only  # index rebuild reads sqlite_master; Postg
 
 
 def index_names() -> list[str]:
-    return sorted(name for name, _ in bulk._secondary_indexes())
+    names = [name for name, _ in bulk._secondary_indexes()]
+    triggers = [row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    return sorted(names + triggers)
 
 
 def test_bulk_load_keeps_indexes_and_chain(monkeypatch):
     monkeypatch.setattr(bulk, 'BULK_MIN', 100)
     before = index_names()
-    assert len(before) >= 5
+    assert len(before) >= 5 and 'event_no_replace' in before
     result = bulk.bulk_append(prepare(demo_events(300, seed=1)), expected=300)
     assert result.stored == 300
     assert index_names() == before
@@ -28,6 +31,11 @@ def test_bulk_load_keeps_indexes_and_chain(monkeypatch):
         database.execute_sql("SELECT count(*) FROM event WHERE scope = 'Service'").fetchone()[0]
     assert database.execute_sql('PRAGMA integrity_check').fetchone()[0] == 'ok'
     assert verify().ok
+    seq, uid = database.execute_sql('SELECT seq, uid FROM event LIMIT 1').fetchone()
+    with pytest.raises(peewee.DatabaseError, match='append-only'):
+        database.execute_sql('REPLACE INTO event (seq, uid, ts, actor, scope, category, action, target, status, '
+                             "description, search_text, hash) VALUES (?, 'x', 0, 'a', 'Billing', 'Credit', 'a', "
+                             "'t', 'SUCCESS', 'd', 's', 'h')", (seq,))
 
 
 def test_a_failed_bulk_load_stores_nothing_and_keeps_the_indexes(monkeypatch):
