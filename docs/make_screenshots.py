@@ -8,41 +8,22 @@ Chromium at 1400x900, and saves the Audit Logs page in light and in dark mode.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, Server, free_port, stop_server
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, Server, start_server, stop_server
 
 OWNER = ('owner@acme.io', 'owner-demo-pass')
 OUT = ROOT / 'docs'
 
 
 def start_demo(tmp: Path) -> Server:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST' and not k.startswith('NICEGUI_')}
-    env.update({'AUDIT_SESSION_SECRET': 'screenshot-secret', 'NICEGUI_STORAGE_PATH': str(tmp / 'storage')})
-    url = f'sqlite:///{tmp / "demo.db"}'
-    log = (tmp / 'server.log').open('w')
-    process = subprocess.Popen([sys.executable, 'main.py', '--db', url, 'serve', '--demo', '--port', str(port)],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120  # seeding the demo events comes first
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f'the server exited with {process.returncode}: see {tmp / "server.log"}')
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=0.5):
-                return Server(f'http://127.0.0.1:{port}', url, process)
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit('the demo server did not answer within 120 s')
+    """A demo server on a fresh database; seeding the demo events comes first, so it may take a while."""
+    return start_server(f'sqlite:///{tmp / "demo.db"}', tmp / 'server.log',
+                        {'AUDIT_SESSION_SECRET': 'screenshot-secret', 'NICEGUI_STORAGE_PATH': str(tmp / 'storage')},
+                        serve_args=('--demo',), wait=120)
 
 
 def main() -> None:

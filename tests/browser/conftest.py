@@ -32,15 +32,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(database_url: str, log: Path, extra_env: dict[str, str] | None = None) -> Server:
+def start_server(database_url: str, log: Path, extra_env: dict[str, str] | None = None,
+                 serve_args: tuple[str, ...] = (), wait: float = 30) -> Server:
     """`python main.py serve` on a free loopback port, as a user runs it; waits until it answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST' and not k.startswith('NICEGUI_')}
     env.update({'AUDIT_SESSION_SECRET': 'browser-test-secret', **(extra_env or {})})
     handle = log.open('w')
-    process = subprocess.Popen([sys.executable, 'main.py', '--db', database_url, 'serve', '--port', str(port)],
+    process = subprocess.Popen([sys.executable, 'main.py', '--db', database_url, 'serve', '--port', str(port),
+                                *serve_args],
                                cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f'the server exited with {process.returncode}:\n{log.read_text()}')
@@ -50,7 +52,7 @@ def start_server(database_url: str, log: Path, extra_env: dict[str, str] | None 
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f'the server did not answer within 30 s:\n{log.read_text()}')
+    raise RuntimeError(f'the server did not answer within {wait:.0f} s:\n{log.read_text()}')
 
 
 def stop_server(server: Server) -> None:

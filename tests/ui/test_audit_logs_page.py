@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from nicegui import ui
-from nicegui.functions.navigate import History
 from nicegui.testing import User
 
 from store.events import EventFilter, EventPage, Sort, Viewer, find_events
@@ -50,19 +49,6 @@ def column(table: ui.table, name: str) -> list[Any]:
 def choose(user: User, marker: str, option: str) -> None:
     user.find(marker=marker).click()
     user.find(option).click()
-
-
-@pytest.fixture
-def url_changes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The URLs the page put into the address bar with history.replaceState."""
-    seen: list[str] = []
-    original = History.replace
-
-    def record(self: History, url: str) -> None:
-        seen.append(url)
-        original(self, url)
-    monkeypatch.setattr(History, 'replace', record)
-    return seen
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from nicegui import app, ui
-from nicegui.functions.navigate import History
 from nicegui.testing import User
 
 from store.events import EventFilter
@@ -37,19 +36,6 @@ def recent(add_events) -> None:
         event(timestamp=ago(days=60), user='carol@acme.io', scope='Workspace', category='GPU Quota',
               action='Change GPU Quota', target='alpha/H100', description='Raised the quota'),
     )
-
-
-@pytest.fixture
-def url_changes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The URLs the page put into the address bar with history.replaceState."""
-    seen: list[str] = []
-    original = History.replace
-
-    def record(self: History, url: str) -> None:
-        seen.append(url)
-        original(self, url)
-    monkeypatch.setattr(History, 'replace', record)
-    return seen
 
 
 def element(user: User, marker: str):
