@@ -285,21 +285,62 @@ def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: i
     """
     offset, limit = max(0, int(offset)), max(1, min(int(limit), 1000))
     total = count_events(viewer, flt)
-    query = select_events(viewer, flt, narrow_search=not is_common_term(flt.search, total, offset))
     if offset >= total:
         return EventPage([], total, offset)
-    if offset > total // 2:
+    seek = _seek_by_day(viewer, flt, sort, offset) if offset >= SEEK_FROM else None
+    if seek is not None:
+        rows = _page(select_events(viewer, seek[0]), sort, seek[1], limit)
+    elif offset > total // 2:
         count = min(limit, total - offset)
-        reverse = Sort(sort.column, not sort.descending)
-        rows = database.execute_sql(
-            f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(reverse)} LIMIT ? OFFSET ?',
-            [*query.params, count, total - offset - count]).fetchall()
+        rows = _page(select_events(viewer, flt), Sort(sort.column, not sort.descending), total - offset - count, count)
         rows.reverse()
     else:
-        rows = database.execute_sql(
-            f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)} LIMIT ? OFFSET ?',
-            [*query.params, limit, offset]).fetchall()
+        query = select_events(viewer, flt, narrow_search=not is_common_term(flt.search, total, offset))
+        rows = _page(query, sort, offset, limit)
     return EventPage([_event(row) for row in rows], total, offset)
+
+
+def _page(query: _Query, sort: Sort, offset: int, limit: int) -> list[tuple]:
+    return database.execute_sql(
+        f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)} LIMIT ? OFFSET ?',
+        [*query.params, limit, offset]).fetchall()
+
+
+SEEK_FROM = 5_000
+
+
+def _seek_by_day(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int) -> tuple[EventFilter, int] | None:
+    """A deep page in time order without stepping over every event before it: `flt` narrowed to the events
+    beyond a UTC day boundary, and how many of those to skip (at most about a day's worth).
+
+    The daily counts place the boundary; the events before it are then counted exactly, as the total is.
+    None when the filter is not answered by the daily counts (a search or a user) or the sort is not by time.
+    """
+    if sort.column != 'timestamp' or normalize_search(flt.search) or flt.user:
+        return None
+    since = to_millis(flt.since) if flt.since else None
+    until = to_millis(flt.until) if flt.until else None
+    first, end = rollup.full_days(since, until)
+    rollup_query = rollup_where(viewer, flt, first, end)
+    if rollup_query is None:
+        return None
+    where, params = rollup_query
+    direction = 'DESC' if sort.descending else 'ASC'
+    days = database.execute_sql(f'SELECT c.day, sum(c.n) FROM event_count c WHERE {where} '
+                                f'GROUP BY c.day ORDER BY c.day {direction}', params).fetchall()
+    candidates, passed = [], 0  # (full-day events before the boundary, boundary), in reading order
+    for day, count in days:
+        boundary = day * rollup.DAY_MS if sort.descending else (day + 1) * rollup.DAY_MS
+        passed += count
+        if passed > offset:
+            break
+        candidates.append(boundary)
+    for boundary in reversed(candidates[-2:]):  # the partial day at the near edge may push the first too far
+        moment = from_millis(boundary)
+        before = count_events(viewer, replace(flt, since=moment) if sort.descending else replace(flt, until=moment))
+        if before <= offset:
+            return (replace(flt, until=moment) if sort.descending else replace(flt, since=moment)), offset - before
+    return None
 
 
 COMMON_MATCHES = 20_000

@@ -217,3 +217,34 @@ def test_search_counts_stay_exact_as_events_arrive(add_events):
             assert count_events(viewer, flt) == len(list(iter_events(viewer, flt))), (viewer, flt)
     events._counts.clear()
     assert count_events(ORG, EventFilter(search='gpu')) == 22
+
+
+@pytest.mark.parametrize('sort', [Sort(), Sort('timestamp', False)])
+def test_deep_pages_placed_by_the_daily_counts_equal_the_plain_slice(add_events, monkeypatch, sort):
+    """Deep pages in time order start from a day boundary the daily counts place; every page, for every
+    rollup-answered filter and both visibilities, is still exactly the slice of the whole order."""
+    import store.events as events
+
+    base = utc(2026, 5, 1)
+    add_events(*[event(id=f'd{i}', timestamp=(base + timedelta(hours=(i * 7) % 150, minutes=i % 60)).isoformat(),
+                       scope='Billing' if i % 3 else 'Service', category='Credit' if i % 3 else 'AI Notebook',
+                       status='FAILED' if i % 5 == 0 else 'SUCCESS',
+                       workspace=None if i % 3 else ('alpha', 'beta')[i % 2])
+                 for i in range(90)])
+    monkeypatch.setattr(events, 'SEEK_FROM', 1)
+    admin = Viewer.of_workspaces('a', {'alpha'})
+    filters = [EventFilter(), EventFilter(scope='Billing'), EventFilter(status='FAILED'),
+               EventFilter(since=base + timedelta(hours=30, minutes=7), until=base + timedelta(hours=101, minutes=3)),
+               EventFilter(scope='Service', since=base + timedelta(hours=13))]
+    seeks = 0
+    for viewer in (ORG, admin):
+        for flt in filters:
+            whole = [e['id'] for e in iter_events(viewer, flt, sort)]
+            for offset in range(0, len(whole) + 3, 7):
+                page = find_events(viewer, flt, sort, offset=offset, limit=6)
+                assert [e['id'] for e in page.events] == whole[offset:offset + 6], (viewer, flt, offset)
+                assert page.total == len(whole)
+                seeks += events._seek_by_day(viewer, flt, sort, offset) is not None
+    assert seeks > 20
+    assert events._seek_by_day(ORG, EventFilter(search='credit'), sort, 40) is None
+    assert events._seek_by_day(ORG, EventFilter(), Sort('user'), 40) is None
