@@ -7,13 +7,22 @@ Each is built on `select_events` (rows) or on `rollup_where` over the daily coun
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from store import rollup
 from store.db import database
-from store.events import COLUMNS, EventFilter, Viewer, _event, normalize_search, rollup_where, select_events
+from store.events import (
+    COLUMNS,
+    EventFilter,
+    Viewer,
+    _event,
+    hourly_counts,
+    normalize_search,
+    rollup_where,
+    select_events,
+)
 from store.timefmt import from_millis, now_millis, to_millis
 
 MINUTE = 60_000
@@ -216,20 +225,23 @@ def _short_or_days(viewer: Viewer, flt: EventFilter, lo: int, hi: int, since: in
 
 
 def _exact_timeline(viewer: Viewer, flt: EventFilter, since: int | None, until: int | None, now: int) -> Timeline:
+    """Bars of an hour or wider come from the hourly counts the total is summed from (no second pass);
+    narrower bars group the rows of their span."""
+    hours = hourly_counts(viewer, flt)
     if since is not None and until is not None:
-        unit = choose_unit(until - since)
-        resolution = unit.ms if _sub_day(unit) else DAY
-        return _build(unit, _row_counts(viewer, flt, resolution), resolution, since, until, since, until)
-    hours = _row_counts(viewer, flt, HOUR)
-    if not hours:
+        lo, hi = since, until
+    elif not hours:
         return _empty(since, until, now)
-    first, last = min(hours) * HOUR, (max(hours) + 1) * HOUR
-    lo = since if since is not None else first
-    hi = until if until is not None else max(last, now if since is not None else 0)
+    else:
+        first, last = min(hours) * HOUR, (max(hours) + 1) * HOUR
+        lo = since if since is not None else first
+        hi = until if until is not None else max(last, now if since is not None else 0)
     unit = choose_unit(hi - lo)
     if unit.ms and unit.ms < HOUR:
-        narrow = replace(flt, since=from_millis(max(lo, first)), until=from_millis(min(hi, last)))
-        return _build(unit, _row_counts(viewer, narrow, unit.ms), unit.ms, lo, hi, since, until)
+        if since is None or until is None:
+            first, last = min(hours) * HOUR, (max(hours) + 1) * HOUR
+            flt = replace(flt, since=from_millis(max(lo, first)), until=from_millis(min(hi, last)))
+        return _build(unit, _row_counts(viewer, flt, unit.ms), unit.ms, lo, hi, since, until)
     return _build(unit, hours, HOUR, lo, hi, since, until)
 
 
@@ -242,7 +254,7 @@ def _empty(since: int | None, until: int | None, now: int) -> Timeline:
     return _build(unit, {}, unit.ms or DAY, since, hi, since, until)
 
 
-def _build(unit: Unit, counts: Counts, resolution: int, lo: int, hi: int, since: int | None,
+def _build(unit: Unit, counts: Mapping[int, Sequence[int]], resolution: int, lo: int, hi: int, since: int | None,
            until: int | None) -> Timeline:
     """Bars of `unit` from `lo` to `hi` (empty ones included) out of counts at a finer `resolution`."""
     bars: Counts = {}

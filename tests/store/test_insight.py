@@ -175,3 +175,22 @@ def test_policy_summaries_show_last_attach_and_detach(add_events) -> None:
         ('ReadOnly', 4, utc(2026, 10, 2, 8), utc(2026, 10, 3, 8), utc(2026, 10, 4, 8)),
     ]
     assert policy_summaries(Viewer.of_workspaces('a', {'alpha'})) == []  # organization-wide events
+
+
+def test_keyword_and_user_bars_follow_new_events_from_the_kept_hourly_counts(add_events) -> None:
+    """The hourly counts a keyword or user total is summed from serve the chart, and take in new events."""
+    add_events(*(event(timestamp=(NOW - timedelta(hours=3 * i, minutes=5)).isoformat(), description=f'gpu job {i}',
+                       user='ann@acme.io' if i % 2 else 'bo@acme.io') for i in range(30)))
+    flts = [EventFilter(search='gpu job'), EventFilter(user='ann@acme.io')]
+    before = {flt: timeline(ORG, flt, now=to_millis(NOW)) for flt in flts}
+    add_events(event(timestamp=(NOW - timedelta(hours=2, minutes=50)).isoformat(), description='gpu job late',
+                     user='ann@acme.io', status='FAILED'),
+               event(timestamp=(NOW - timedelta(minutes=1)).isoformat(), description='no match', user='cy@acme.io'))
+    for flt in flts:
+        after = timeline(ORG, flt, now=to_millis(NOW))
+        assert after.unit.name == before[flt].unit.name == 'hour'
+        assert after.total == before[flt].total + 1 == count_events(ORG, flt)
+        changed = [(b.start, a.failed - b.failed) for a, b in zip(after.buckets, before[flt].buckets, strict=False)
+                   if (a.success, a.failed) != (b.success, b.failed)]
+        hour = to_millis(NOW - timedelta(hours=2, minutes=50)) // 3_600_000 * 3_600_000
+        assert changed == [(hour, 1)]
