@@ -4,6 +4,7 @@ Starts `python main.py serve` on a fresh SQLite file, as a user runs it, and pos
 from client threads (keep-alive connections). Measures and prints; asserts nothing but correctness.
 
     .venv/bin/python -m tests.benchmarks.bench_ingest [--events 100000] [--clients 1 2 4]
+    .venv/bin/python -m tests.benchmarks.bench_ingest --base /tmp/audit-logs-bench-1m.db   # onto 1M events
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from store.chain import verify
-from store.db import close_database, connection, open_database
+from store.db import close_database, connection, database, open_database
 from store.events import EventFilter, Viewer, count_events
 from store.seed import demo_events
 from store.timefmt import iso
@@ -74,14 +78,30 @@ def post_all(url: str, token: str, payloads: list[bytes], clients: int) -> float
     return elapsed
 
 
+@contextmanager
+def connection_to(path: Path) -> Iterator[None]:
+    open_database(f'sqlite:///{path}')
+    try:
+        with connection():
+            database.execute_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+            yield
+    finally:
+        close_database()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def run(events: int, clients: int, workdir: Path) -> None:
-    url = f'sqlite:///{workdir / f"bench-{clients}.db"}'
+def run(events: int, clients: int, workdir: Path, base: Path | None = None) -> None:
+    path = workdir / f'bench-{clients}.db'
+    if base is not None:  # start from a copy of a full store, e.g. the 1M-event benchmark database
+        with connection_to(base):
+            pass  # brings it to this release's schema before copying
+        shutil.copyfile(base, path)
+    url = f'sqlite:///{path}'
     open_database(url)
     with connection():
         token = create_token('benchmark', None, 'benchmark')
@@ -114,10 +134,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--events', type=int, default=100_000)
     parser.add_argument('--clients', type=int, nargs='+', default=[1, 2, 4])
+    parser.add_argument('--base', type=Path, default=None,
+                        help='start each run from a copy of this SQLite file instead of an empty store')
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.base.parent if args.base else None) as tmp:
         for clients in args.clients:
-            run(args.events, clients, Path(tmp))
+            run(args.events, clients, Path(tmp), args.base)
+            (Path(tmp) / f'bench-{clients}.db').unlink()
 
 
 if __name__ == '__main__':
