@@ -349,7 +349,7 @@ def _seek_by_day(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int) -> t
     direction = 'DESC' if sort.descending else 'ASC'
     days = database.execute_sql(f'SELECT c.day, sum(c.n) FROM event_count c WHERE {where} '
                                 f'GROUP BY c.day ORDER BY c.day {direction}', params).fetchall()
-    candidates, passed = [], 0  # (full-day events before the boundary, boundary), in reading order
+    candidates, passed = [], 0  # day boundaries in reading order with at most `offset` events before them
     for day, count in days:
         boundary = day * rollup.DAY_MS if sort.descending else (day + 1) * rollup.DAY_MS
         passed += count

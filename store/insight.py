@@ -227,21 +227,21 @@ def _short_or_days(viewer: Viewer, flt: EventFilter, lo: int, hi: int, since: in
 def _exact_timeline(viewer: Viewer, flt: EventFilter, since: int | None, until: int | None, now: int) -> Timeline:
     """Bars of an hour or wider come from the hourly counts the total is summed from (no second pass);
     narrower bars group the rows of their span."""
-    hours = hourly_counts(viewer, flt)
     if since is not None and until is not None:
-        lo, hi = since, until
-    elif not hours:
+        unit = choose_unit(until - since)
+        if unit.ms and unit.ms < HOUR:
+            return _build(unit, _row_counts(viewer, flt, unit.ms), unit.ms, since, until, since, until)
+        return _build(unit, hourly_counts(viewer, flt), HOUR, since, until, since, until)
+    hours = hourly_counts(viewer, flt)
+    if not hours:
         return _empty(since, until, now)
-    else:
-        first, last = min(hours) * HOUR, (max(hours) + 1) * HOUR
-        lo = since if since is not None else first
-        hi = until if until is not None else max(last, now if since is not None else 0)
+    first, last = min(hours) * HOUR, (max(hours) + 1) * HOUR
+    lo = since if since is not None else first
+    hi = until if until is not None else max(last, now if since is not None else 0)
     unit = choose_unit(hi - lo)
     if unit.ms and unit.ms < HOUR:
-        if since is None or until is None:
-            first, last = min(hours) * HOUR, (max(hours) + 1) * HOUR
-            flt = replace(flt, since=from_millis(max(lo, first)), until=from_millis(min(hi, last)))
-        return _build(unit, _row_counts(viewer, flt, unit.ms), unit.ms, lo, hi, since, until)
+        narrow = replace(flt, since=from_millis(max(lo, first)), until=from_millis(min(hi, last)))
+        return _build(unit, _row_counts(viewer, narrow, unit.ms), unit.ms, lo, hi, since, until)
     return _build(unit, hours, HOUR, lo, hi, since, until)
 
 

@@ -141,7 +141,7 @@ def _metadata(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
 
 def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
     """Check one incoming event; raise ValidationError naming the first bad field."""
-    if raw.__class__ is not dict and not isinstance(raw, dict):
+    if not isinstance(raw, dict):
         raise ValidationError('event', 'must be a JSON object')
     if not _FIELD_SET.issuperset(raw):
         raise ValidationError(sorted(set(raw) - _FIELD_SET)[0], 'is not a field of an event')
