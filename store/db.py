@@ -156,3 +156,19 @@ def redact(url: str) -> str:
     if parsed.password:
         return url.replace(f':{parsed.password}@', ':***@')
     return url
+
+
+@contextlib.contextmanager
+def read_snapshot() -> Iterator[None]:
+    """Reads that all see one state of the database, whatever is committed meanwhile.
+
+    SQLite in WAL mode: a deferred transaction, whose first read fixes the snapshot. PostgreSQL: a
+    REPEATABLE READ transaction. Inside a transaction already, that one's view is used.
+    """
+    if database.in_transaction():
+        yield
+        return
+    with database.atomic():
+        if not is_sqlite():
+            database.execute_sql('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY')
+        yield

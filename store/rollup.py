@@ -7,9 +7,10 @@ check that every count it answers equals a plain count of the rows.
 
 from __future__ import annotations
 
+from store.buckets import DAY, whole_units
 from store.db import database
 
-DAY_MS = 86_400_000
+DAY_MS = DAY
 
 CREATE = [
     """CREATE TABLE event_count (
@@ -44,6 +45,4 @@ def rebuild() -> None:
 
 def full_days(since_ms: int | None, until_ms: int | None) -> tuple[int | None, int | None]:
     """The whole UTC days inside [since, until), as day numbers [first, end); None for an open side."""
-    first = None if since_ms is None else -(-since_ms // DAY_MS)
-    end = None if until_ms is None else until_ms // DAY_MS
-    return first, end
+    return whole_units(since_ms, until_ms, DAY_MS)

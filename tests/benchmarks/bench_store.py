@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from store import events
+from store import counts
 from store.db import connection, open_database
 from store.events import EventFilter, Sort, Viewer, find_events
 from store.insight import timeline
@@ -45,7 +45,7 @@ def store_runner(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: 
     """Each call as the first of its kind (no count kept from an earlier call), unless `warm`."""
     def run() -> object:
         if not warm:
-            events._counts.clear()
+            counts._kept.clear()
         return find_events(viewer, flt, sort, offset=offset, limit=PAGE)
     return run
 

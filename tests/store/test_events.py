@@ -1,6 +1,6 @@
 """The one query: visibility, every filter, search semantics, sorting, totals and iteration."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -200,9 +200,10 @@ def test_common_terms_walk_time_order_with_the_same_results(add_events, monkeypa
         assert [e['id'] for e in page.events] == ids_
 
 
-def test_search_counts_stay_exact_as_events_arrive(add_events):
-    """Keyword and user totals are brought up to date from the events stored since the last count."""
-    import store.events as events
+def test_kept_counts_stay_exact_as_events_arrive(add_events):
+    """Kept totals, of keyword and user filters and of the rest, are brought up to date from the events
+    stored since the last count, whatever their timestamps."""
+    from store import counts
 
     add_events(*[event(id=f's{i}', description='gpu job' if i % 2 else 'cpu job', user=f'u{i % 3}@acme.io')
                  for i in range(30)])
@@ -215,7 +216,15 @@ def test_search_counts_stay_exact_as_events_arrive(add_events):
         for flt in (EventFilter(search='gpu'), EventFilter(user='u1@acme.io'),
                     EventFilter(search='gpu', user='u1@acme.io')):
             assert count_events(viewer, flt) == len(list(iter_events(viewer, flt))), (viewer, flt)
-    events._counts.clear()
+    now = datetime.now(UTC)
+    ranged = [EventFilter(), EventFilter(scope='Service'), EventFilter(since=now - timedelta(hours=1)),
+              EventFilter(since=now - timedelta(days=3), status='SUCCESS'), EventFilter(since=now - timedelta(days=40))]
+    before = {(viewer, flt): count_events(viewer, flt) for viewer in (ORG, alpha) for flt in ranged}
+    add_events(*[event(id=f'n{i}', timestamp=(now - timedelta(hours=5 * i, minutes=1)).isoformat(),
+                       workspace='alpha' if i % 2 else 'beta') for i in range(12)])
+    for (viewer, flt), total in before.items():
+        assert count_events(viewer, flt) == len(list(iter_events(viewer, flt))) > total - (viewer is alpha), flt
+    counts._kept.clear()
     assert count_events(ORG, EventFilter(search='gpu')) == 22
 
 

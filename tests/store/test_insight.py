@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store import insight
+from store import counts
 from store.events import EventFilter, Viewer, count_events
 from store.ingest import append_events
 from store.insight import (
@@ -118,10 +118,10 @@ def test_no_events_give_empty_bars_over_a_range_and_none_without_one() -> None:
 def test_a_short_span_with_too_many_rows_uses_day_bars(spread, monkeypatch: pytest.MonkeyPatch) -> None:
     flt = EventFilter(since=NOW - timedelta(days=3))
     assert timeline(ORG, flt, now=to_millis(NOW)).unit.name == 'hour'
-    monkeypatch.setattr(insight, 'ROW_LIMIT', 100)
+    monkeypatch.setattr(counts, 'ROW_LIMIT', 100)
     result = timeline(ORG, flt, now=to_millis(NOW))
     assert result.unit.name == 'day'
-    assert result.total == count_events(ORG, flt)
+    assert result.total == count_events(ORG, flt, now=to_millis(NOW)) == count_events(ORG, flt)
 
 
 def test_calendar_units_start_on_mondays_and_first_days() -> None:
