@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from store import chain, rollup
+from store import chain, rollup, search_index
 from store.db import StoreError, database, insert_id, is_sqlite, write_transaction
 from store.timefmt import to_millis
 from store.validation import METADATA_ENCODER, NewEvent
@@ -73,15 +73,15 @@ def append_prepared(groups: list[Iterable[Prepared]]) -> list[AppendResult]:
         previous = tip.hash
         workspaces = _WorkspaceIds()
         seen: set[str] = set()
+        pairs: set[tuple[str, str]] = set()  # (scope, category) of the stored events
         for group, result in zip(groups, results, strict=True):
             iterator = iter(group)
             while batch := list(islice(iterator, BATCH)):
-                previous = _append_batch(batch, previous, workspaces, seen, result)
+                previous = _append_batch(batch, previous, workspaces, seen, pairs, result)
         stored = sum(result.stored for result in results)
         if stored:
             if is_sqlite():  # PostgreSQL's trigram index is kept by the insert itself
-                database.execute_sql('INSERT INTO event_search(rowid, search_text) '
-                                     'SELECT seq, search_text FROM event WHERE seq > ?', (last_seq,))
+                search_index.index_since(last_seq, pairs)
             rollup.add_since(last_seq)
             chain.record_head(chain.Head(tip.count + stored, chain.head()[0], previous))
     return results
@@ -116,7 +116,7 @@ def _prepare(event: NewEvent) -> Prepared:
 
 
 def _append_batch(batch: list[Prepared], previous: str, workspaces: _WorkspaceIds, seen: set[str],
-                  result: AppendResult) -> str:
+                  pairs: set[tuple[str, str]], result: AppendResult) -> str:
     stored = _existing_ids([p.uid for p in batch if p.uid not in seen])
     workspaces.load({p.workspace for p in batch if p.workspace is not None})
     rows = []
@@ -126,6 +126,7 @@ def _append_batch(batch: list[Prepared], previous: str, workspaces: _WorkspaceId
             result.duplicates += 1
             continue
         seen.add(p.uid)
+        pairs.add((p.row[3], p.row[4]))
         previous = chain.link(previous, p.content)
         rows.append((*p.row, workspaces.id_of(p.workspace), p.metadata, p.search_text, previous))
     if rows:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from store import rollup
 from store.buckets import DAY, SPANS, UNIT, Unit, choose_unit
-from store.counts import plan, resolution, searched, view_counts
+from store.counts import plan, resolution, view_counts
 from store.db import database
 from store.events import COLUMNS, _event
 from store.query import EventFilter, Viewer, rollup_where, select_events
@@ -72,21 +72,16 @@ def timeline(viewer: Viewer, flt: EventFilter, now: int | None = None) -> Timeli
 
 
 def _open_start(viewer: Viewer, flt: EventFilter, now: int) -> Timeline:
-    """From the oldest matching event: bars over the days (hours with a keyword or user) that hold events,
-    or, when those span a few days only, over the exact span of the events with finer bars."""
+    """From the oldest matching event: bars over the days that hold events, or, when those span a few days
+    only, over the exact span of the events with finer bars."""
     until = to_millis(flt.until) if flt.until else None
     width = resolution(viewer, flt, now)
     counts = view_counts(viewer, flt, width)
     if not counts:
         return _empty(None, until, now)
     lo, hi = min(counts) * width, until if until is not None else (max(counts) + 1) * width
-    if searched(flt) or hi - lo > SPANS[3] + 2 * DAY:  # hours are exact enough; days off by a day at each side
-        unit, finer = plan(viewer, flt, lo, hi)
-        if finer != width:
-            lo = _edge_ts(viewer, flt, newest=False)
-            hi = until if until is not None else _edge_ts(viewer, flt, newest=True) + 1
-            width, counts = finer, view_counts(viewer, flt, finer)
-        return _build(unit, counts, width, lo, hi, None, until)
+    if hi - lo > SPANS[3] + 2 * DAY:  # day-exact bounds, off by a day at most on each side: day bars or wider
+        return _build(choose_unit(hi - lo), counts, width, lo, hi, None, until)
     lo = _edge_ts(viewer, flt, newest=False)
     hi = until if until is not None else _edge_ts(viewer, flt, newest=True) + 1
     unit, finer = plan(viewer, flt, lo, hi)

@@ -79,6 +79,11 @@ def test_a_database_of_an_earlier_version_opens_with_every_event(tmp_path):
         assert schema.current_version() == schema.LATEST
         assert count_events(Viewer.organization(), EventFilter()) == 50
         assert count_events(Viewer.organization(), EventFilter(search='credit-4')) == 11  # credit-4, -40..-49
+        assert count_events(Viewer.organization(), EventFilter(search='credit')) == 50  # the category's name
+        assert database.execute_sql('SELECT scope, category FROM facet_marker').fetchall() == [('Billing', 'Credit')]
+        marked = database.execute_sql("SELECT count(*) FROM event_search WHERE event_search MATCH ?",
+                                      ('"\x01\ue001\ue000"',)).fetchone()
+        assert marked == (50,)  # every event's entry carries its pair's marker
         merge = database.execute_sql("SELECT v FROM event_search_config WHERE k = 'automerge'").fetchone()
         assert merge == (8,)
     close_database()
