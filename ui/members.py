@@ -10,6 +10,7 @@ from store.accounts import ROLES, Account, create_account, list_accounts, update
 from store.db import StoreError
 from store.events import workspace_names
 from ui import db, session
+from ui.dialogs import action_buttons
 from ui.frame import frame
 
 ROLE_OPTIONS = {'owner': ROLES['owner'], 'admin': ROLES['admin']}
@@ -78,21 +79,9 @@ def register() -> None:
                     spaces.bind_visibility_from(role, 'value', value='admin')
                     disabled = ui.checkbox('Disabled', value=account.disabled)
                     error = ui.label('').classes('text-negative text-sm')
-
-                    async def save() -> None:
-                        try:
-                            await db.call(_update_and_record, me.email, account.email, role.value,
-                                          list(spaces.value or []), disabled.value)
-                        except StoreError as exc:
-                            error.set_text(str(exc))
-                            return
-                        dialog.close()
-                        ui.notify(f'Saved {account.email}', type='positive')
-                        member_list.refresh()
-
-                    with ui.row().classes('justify-end w-full'):
-                        ui.button('Cancel', on_click=dialog.close).props('flat')
-                        ui.button('Save', on_click=save)
+                    action_buttons(dialog, error, 'Save', lambda: db.call(
+                        _update_and_record, me.email, account.email, role.value, list(spaces.value or []),
+                        disabled.value), f'Saved {account.email}', member_list.refresh)
                 dialog.open()
 
             await member_list()

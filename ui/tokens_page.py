@@ -13,6 +13,7 @@ from store.timefmt import display, from_millis
 from store.tokens import ApiToken, create_token, list_tokens, revoke_token
 from ui import db, session
 from ui.config import config
+from ui.dialogs import action_buttons
 from ui.frame import frame
 
 ORGANIZATION = 'Whole organization'
@@ -75,20 +76,8 @@ def register() -> None:
                     ui.label(f'Revoke API token "{token.name}"?').classes('text-lg font-semibold')
                     ui.label('Scripts that use it get 401 from the next request on. This cannot be undone.')
                     error = ui.label('').classes('text-negative text-sm')
-
-                    async def revoke() -> None:
-                        try:
-                            await db.call(revoke_token, token.id, me.email)
-                        except StoreError as exc:
-                            error.set_text(str(exc))
-                            return
-                        dialog.close()
-                        ui.notify(f'Revoked {token.name}', type='positive')
-                        token_list.refresh()
-
-                    with ui.row().classes('justify-end w-full'):
-                        ui.button('Cancel', on_click=dialog.close).props('flat')
-                        ui.button('Revoke token', on_click=revoke).props('color=negative')
+                    action_buttons(dialog, error, 'Revoke token', lambda: db.call(revoke_token, token.id, me.email),
+                                   f'Revoked {token.name}', token_list.refresh, props='color=negative')
                 dialog.open()
 
             await token_list()
