@@ -87,6 +87,10 @@ def cases(con: sqlite3.Connection) -> list[Case]:
              ('"not" AND "ote" AND "teb" AND "ebo" AND "boo" AND "ook"', 'notebook')),
         both('search', "'notebook' again (page 2, count kept)", ORG, EventFilter(search='notebook'), fts,
              ('"not" AND "ote" AND "teb" AND "ebo" AND "boo" AND "ook"', 'notebook'), offset=50, warm=True),
+        both('search', "'service', a scope (70% of events)", ORG, EventFilter(search='service'), fts,
+             ('"ser" AND "erv" AND "rvi" AND "vic" AND "ice"', 'service')),
+        both('search', "'alice', in no scope or category name", ORG, EventFilter(search='alice'), fts,
+             ('"ali" AND "lic" AND "ice"', 'alice')),
         both('search', "2 characters 'h1'", ORG, EventFilter(search='h1'), 'instr(search_text, ?) > 0', ('h1',)),
         both('search', "'gpu' + scope Service", ORG, EventFilter(search='gpu', scope='Service'),
              f'scope = ? AND {fts}', ('Service', '"gpu"', 'gpu')),
@@ -99,6 +103,10 @@ def cases(con: sqlite3.Connection) -> list[Case]:
         both('sort', 'target', ORG, EventFilter(), '1', (), 'target ASC, ts ASC, seq ASC', Sort('target', False)),
         both('sort', 'scope, descending', ORG, EventFilter(), '1', (), 'scope DESC, ts DESC, seq DESC',
              Sort('scope', True)),
+        both('sort', 'description (no index)', ORG, EventFilter(), '1', (), 'description ASC, ts ASC, seq ASC',
+             Sort('description', False)),
+        both('sort', 'description, last 7 days', ORG, EventFilter(since=since), 'ts >= ?', (week_ago,),
+             'description ASC, ts ASC, seq ASC', Sort('description', False)),
         Case('chart', 'timeline, no filter (vs GROUP BY day)', lambda: timeline(ORG, EventFilter()), raw_runner(
             con, 'SELECT ts / 86400000, status, count(*) FROM event GROUP BY 1, 2', None, ())),
     ]
