@@ -4,8 +4,8 @@ from these counts, so a page that shows both pays for one pass, and the chart co
 A view (the viewer's visibility and a filter) is counted at a resolution: a day, an hour, or the bar
 width below an hour, as the timeline of that view would draw it (`resolution`). Whole days come from
 the daily counts (store/rollup.py), the rest from the rows: the part days at the edges of a range,
-narrower buckets, user filters, and the events a keyword matches outside the scope and category
-names that hold it (those inside are counted like a filter without the keyword). Counts are kept
+narrower buckets, user filters, and the events a keyword matches outside the scope, category and
+user names that hold it (those inside are counted like a filter without the keyword). Counts are kept
 per (database, visibility, filter, resolution) and brought up to date by counting only the events
 stored since: events are never changed or removed, so counts up to position N stay true. Paging,
 sorting, Refresh and live tail then cost no second pass either.
@@ -29,6 +29,7 @@ from store.query import (
     rollup_where,
     select_events,
 )
+from store.search_index import ACTOR, PAIR
 from store.timefmt import from_millis, now_millis, to_millis
 
 Counts = dict[int, tuple[int, int]]  # ts // resolution -> (SUCCESS, FAILED)
@@ -104,59 +105,81 @@ def _cold(viewer: Viewer, flt: EventFilter, width: int) -> Counts:
     return row_counts(viewer, flt, width)
 
 
-Pairs = list[tuple[int, str, str]]  # (facet_marker id, scope, category)
-
-
 def _searched_counts(viewer: Viewer, flt: EventFilter, width: int) -> Counts:
-    """A keyword found in scope or category names (store/search_index.py): the events of those pairs are
-    counted as the filter without the keyword (from the daily counts at day width), and only the other
-    candidates of the index, `term NOT markers`, are read and checked."""
+    """A keyword found in scope or category names, or in user names (store/search_index.py): the events of
+    those pairs are counted as the filter without the keyword (from the daily counts at day width), those
+    of those users by the user index, and only the index's other candidates, `term NOT markers`, are
+    read and checked."""
     term = normalize_search(flt.search)
-    pairs = search_index.pairs_naming(term) if is_sqlite() and len(term) >= MIN_INDEXED_TERM else []
-    if flt.user or not pairs:
+    if flt.user or not is_sqlite() or len(term) < MIN_INDEXED_TERM:
+        return row_counts(viewer, flt, width)
+    named = {facet: rows for facet in search_index.FACETS if (rows := search_index.naming(facet, term))}
+    if not named:
         return row_counts(viewer, flt, width)
     plain = replace(flt, search='')
-    counts = _day_counts(viewer, plain, pairs) if width == DAY else row_counts(viewer, plain, width, pairs=pairs)
+    pairs, actors = named.get(PAIR, []), named.get(ACTOR, [])
+    counts: Counts = {}
+    if pairs:
+        counts = _day_counts(viewer, plain, pairs) if width == DAY else row_counts(viewer, plain, width,
+                                                                                    extra=_one_of(PAIR, pairs, 'e'))
+    outside = _none_of(PAIR, pairs, 'e')
+    if actors:
+        _merge(counts, row_counts(viewer, plain, width, extra=_both(_one_of(ACTOR, actors, 'e'), outside)))
     query = select_events(viewer, flt, narrow_search=False)
-    named, params = _named(pairs, 'e')
+    rest, params = _both(outside, _none_of(ACTOR, actors, 'e'))
     rows = database.execute_sql(  # the candidates drive the join: scope, time and other indexes would not
         f"SELECT e.ts / ?, count(*), sum(CASE WHEN e.status = 'FAILED' THEN 1 ELSE 0 END) "
         'FROM (SELECT rowid AS seq FROM event_search WHERE event_search MATCH ?) f CROSS JOIN event e ON e.seq = f.seq '
-        f'WHERE {query.where} AND NOT {named} GROUP BY 1',
-        [width, search_index.candidates_query(term, pairs), *query.params, *params])
+        f'WHERE {query.where} AND {rest} GROUP BY 1',
+        [width, search_index.candidates_query(term, named), *query.params, *params])
     return _merge(counts, ((key, (n - int(failed), int(failed))) for key, n, failed in rows))
 
 
-def _named(pairs: Pairs, alias: str) -> tuple[str, list[str]]:
-    """`alias`'s (scope, category) is one of `pairs`."""
-    values = ', '.join('(?, ?)' for _ in pairs)
-    return f'({alias}.scope, {alias}.category) IN (VALUES {values})', [v for _, *pair in pairs for v in pair]
+Clause = tuple[str, list]
 
 
-def _day_counts(viewer: Viewer, flt: EventFilter, pairs: Pairs | None = None) -> Counts:
+def _one_of(facet: search_index.Facet, named: search_index.Named, alias: str) -> Clause:
+    """`alias`'s facet columns hold one of the named values (rows of id, *values)."""
+    values = ', '.join('(' + ', '.join('?' * len(facet.columns)) + ')' for _ in named)
+    columns = ', '.join(f'{alias}.{column}' for column in facet.columns)
+    return f'({columns}) IN (VALUES {values})', [value for _, *row in named for value in row]
+
+
+def _none_of(facet: search_index.Facet, named: search_index.Named, alias: str) -> Clause:
+    if not named:
+        return '1 = 1', []
+    clause, params = _one_of(facet, named, alias)
+    return f'NOT {clause}', params
+
+
+def _both(first: Clause, second: Clause) -> Clause:
+    return f'{first[0]} AND {second[0]}', [*first[1], *second[1]]
+
+
+def _day_counts(viewer: Viewer, flt: EventFilter, pairs: search_index.Named | None = None) -> Counts:
     """Whole UTC days from the daily counts, the part days at the edges of the filter's range from the rows;
     only events of `pairs`, when given."""
     since = to_millis(flt.since) if flt.since else None
     until = to_millis(flt.until) if flt.until else None
     first, end = rollup.full_days(since, until)
     if first is not None and end is not None and first >= end:
-        return row_counts(viewer, flt, DAY, pairs=pairs)
+        return row_counts(viewer, flt, DAY, extra=_one_of(PAIR, pairs, 'e') if pairs else None)
     counts: Counts = {}
     where = rollup_where(viewer, flt, first, end)
     if where is None:
         return counts
     clause, params = where
     if pairs:
-        named, more = _named(pairs, 'c')
-        clause, params = f'{clause} AND {named}', [*params, *more]
+        clause, params = _both((clause, params), _one_of(PAIR, pairs, 'c'))
     rows = database.execute_sql(  # grouped by day alone, the daily counts' key order: no sorting
         "SELECT c.day, sum(c.n), sum(CASE WHEN c.status = 'FAILED' THEN c.n ELSE 0 END) "
         f'FROM event_count c WHERE {clause} GROUP BY c.day', params)
     counts.update((day, (int(n - failed), int(failed))) for day, n, failed in rows)
+    edges = _one_of(PAIR, pairs, 'e') if pairs else None
     if first is not None and since != first * DAY:
-        _merge(counts, row_counts(viewer, replace(flt, until=from_millis(first * DAY)), DAY, pairs=pairs))
+        _merge(counts, row_counts(viewer, replace(flt, until=from_millis(first * DAY)), DAY, extra=edges))
     if end is not None and until != end * DAY:
-        _merge(counts, row_counts(viewer, replace(flt, since=from_millis(end * DAY)), DAY, pairs=pairs))
+        _merge(counts, row_counts(viewer, replace(flt, since=from_millis(end * DAY)), DAY, extra=edges))
     return counts
 
 
@@ -168,31 +191,30 @@ def _merge(counts: Counts, more: Iterable[tuple[int, tuple[int, int]]] | Counts)
 
 
 def row_counts(viewer: Viewer, flt: EventFilter, width: int, after: int | None = None,
-               pairs: Pairs | None = None) -> Counts:
+               extra: Clause | None = None) -> Counts:
     """Matching events grouped by `ts // width` and status, read row by row: only those after seq `after`,
-    only those of `pairs`, when given.
+    and only those the `extra` condition on `e` holds for, when given.
 
     For the whole organization with no filter but time, each status is read on its own: `status = ? AND
     ts` ranges are served by the (status, ts) index alone, about three times faster than grouping by status.
     """
-    extra, tail = ('', [])
+    condition, tail = '', []
     if after is not None:
-        extra, tail = ' AND e.seq > ?', [after]
-    if pairs:
-        named, more = _named(pairs, 'e')
-        extra, tail = f'{extra} AND {named}', [*tail, *more]
+        condition, tail = ' AND e.seq > ?', [after]
+    if extra:
+        condition, tail = f'{condition} AND {extra[0]}', [*tail, *extra[1]]
     counts: Counts = {}
     if (not viewer.is_organization or flt.status or flt.scope or flt.category or flt.workspace or searched(flt)
-            or pairs):
+            or extra):
         query = select_events(viewer, flt, narrow_search=after is None)  # a few new rows: test them directly
         rows = database.execute_sql(
             f"SELECT e.ts / ?, count(*), sum(CASE WHEN e.status = 'FAILED' THEN 1 ELSE 0 END) FROM event e "
-            f'WHERE {query.where}{extra} GROUP BY 1', [width, *query.params, *tail])
+            f'WHERE {query.where}{condition} GROUP BY 1', [width, *query.params, *tail])
         return _merge(counts, ((key, (n - int(failed), int(failed))) for key, n, failed in rows))
     for index, status in enumerate(STATUSES):
         query = select_events(viewer, replace(flt, status=status))
-        rows = database.execute_sql(f'SELECT e.ts / ?, count(*) FROM event e WHERE {query.where}{extra} GROUP BY 1',
-                                    [width, *query.params, *tail])
+        rows = database.execute_sql(f'SELECT e.ts / ?, count(*) FROM event e WHERE {query.where}{condition} '
+                                    'GROUP BY 1', [width, *query.params, *tail])
         _merge(counts, ((key, (n, 0) if index == 0 else (0, n)) for key, n in rows))
     return counts
 

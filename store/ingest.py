@@ -73,15 +73,15 @@ def append_prepared(groups: list[Iterable[Prepared]]) -> list[AppendResult]:
         previous = tip.hash
         workspaces = _WorkspaceIds()
         seen: set[str] = set()
-        pairs: set[tuple[str, str]] = set()  # (scope, category) of the stored events
+        facets = _Facets()
         for group, result in zip(groups, results, strict=True):
             iterator = iter(group)
             while batch := list(islice(iterator, BATCH)):
-                previous = _append_batch(batch, previous, workspaces, seen, pairs, result)
+                previous = _append_batch(batch, previous, workspaces, seen, facets, result)
         stored = sum(result.stored for result in results)
         if stored:
             if is_sqlite():  # PostgreSQL's trigram index is kept by the insert itself
-                search_index.index_since(last_seq, pairs)
+                search_index.index_since(last_seq, facets.pairs, facets.actors)
             rollup.add_since(last_seq)
             chain.record_head(chain.Head(tip.count + stored, chain.head()[0], previous))
     return results
@@ -115,8 +115,20 @@ def _prepare(event: NewEvent) -> Prepared:
                     search_text(event), content)
 
 
+@dataclass(slots=True)
+class _Facets:
+    """The (scope, category) pairs and the users of the events stored, for the search index's markers."""
+
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+    actors: set[str] = field(default_factory=set)
+
+    def add(self, p: Prepared) -> None:
+        self.pairs.add((p.row[3], p.row[4]))
+        self.actors.add(p.row[2])
+
+
 def _append_batch(batch: list[Prepared], previous: str, workspaces: _WorkspaceIds, seen: set[str],
-                  pairs: set[tuple[str, str]], result: AppendResult) -> str:
+                  facets: _Facets, result: AppendResult) -> str:
     stored = _existing_ids([p.uid for p in batch if p.uid not in seen])
     workspaces.load({p.workspace for p in batch if p.workspace is not None})
     rows = []
@@ -126,7 +138,7 @@ def _append_batch(batch: list[Prepared], previous: str, workspaces: _WorkspaceId
             result.duplicates += 1
             continue
         seen.add(p.uid)
-        pairs.add((p.row[3], p.row[4]))
+        facets.add(p)
         previous = chain.link(previous, p.content)
         rows.append((*p.row, workspaces.id_of(p.workspace), p.metadata, p.search_text, previous))
     if rows:

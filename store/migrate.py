@@ -27,7 +27,7 @@ from store.db import (
 # Copied first, in this order (foreign keys); any other table of the source follows, except these
 # derived or engine-specific ones.
 ORDER = ['meta', 'workspace', 'account', 'account_workspace', 'api_token', 'session', 'event']
-SKIP = {'event_count', 'event_search', 'facet_marker'}
+SKIP = {'event_count', 'event_search', 'facet_marker', 'actor_marker'}
 CHUNK = 5000
 ROWS_PER_INSERT = 500
 

@@ -173,17 +173,13 @@ V8_SEARCH_MERGE = [
     SqliteOnly("INSERT INTO event_search(event_search, rank) VALUES ('automerge', 8)"),
 ]
 
-# Each event's entry in the trigram index carries a marker of its (scope, category) pair
-# (store/search_index.py): the index is filled again, about 10 s per million events.
-V9_PAIR_MARKERS = [
-    SqliteOnly(search_index.CREATE_MARKERS),
-    SqliteOnly(search_index.FILL_MARKERS),
-    *(SqliteOnly(sql) for sql in search_index.REINDEX),
-]
+# Each event's entry in the trigram index carries markers of its (scope, category) pair and of its
+# user (store/search_index.py): the index is filled again, about 10 s per million events.
+V9_SEARCH_MARKERS = [SqliteOnly(sql) for sql in (*search_index.CREATE, *search_index.REINDEX)]
 
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
-                                   _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_PAIR_MARKERS)]
+                                   _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS)]
 LATEST = len(STEPS)
 
 

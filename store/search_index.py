@@ -1,88 +1,118 @@
-"""The trigram index of the keyword search (SQLite): each event's search text, plus one marker that
-names its (scope, category) pair.
+"""The trigram index of the keyword search (SQLite): each event's search text, plus markers that name
+its (scope, category) pair and its user.
 
 A term found in a scope or category name ('notebook' in "AI Notebook") matches every event of those
-pairs: their total comes from the daily counts, without reading a row. The index then finds the
+pairs: their total comes from the daily counts, without reading a row. A term found in user names
+('alice') matches every event of those users: the user index counts them. The index then finds the
 other matching events with `term NOT markers`, so only those few are read and checked
 (store/counts.py). A marker is one trigram no search text can hold: a control character (refused in
-events, stripped from searches) and two private-use characters numbering the pair in
-`facet_marker`, whose ids never change.
+events, stripped from searches) and two private-use characters numbering the value in its table
+(`facet_marker`, `actor_marker`), whose ids never change.
 
-Markers only narrow candidates: a pair's events are counted from the daily counts and kept out of
-the checked rows by their scope and category, so an event without a marker is still counted once.
+Markers only narrow candidates: the events of named pairs and users are kept out of the checked rows
+by their columns, so an event without a marker is still counted once.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from store.db import database, executemany
 
-MARKER_BASE = 0xE000  # the Private Use Area: 6,400 characters, two of them number 40,960,000 pairs
+MARKER_BASE = 0xE000  # the Private Use Area: 6,400 characters, two of them number 40,960,000 values
 MARKER_SPAN = 6400
-MARKER_SQL = f'char(1, {MARKER_BASE} + m.id % {MARKER_SPAN}, {MARKER_BASE} + m.id / {MARKER_SPAN})'
+MAX_NAMED = 500  # a term in more names than this is checked row by row instead (the query would grow too long)
 
-CREATE_MARKERS = """CREATE TABLE facet_marker (
-    id INTEGER PRIMARY KEY,
-    scope TEXT NOT NULL,
-    category TEXT NOT NULL,
-    UNIQUE (scope, category)
-)"""
-FILL_MARKERS = 'INSERT OR IGNORE INTO facet_marker (scope, category) SELECT DISTINCT scope, category FROM event'
+
+@dataclass(frozen=True)
+class Facet:
+    table: str
+    columns: tuple[str, ...]
+    lead: str  # the marker's first character
+
+    @property
+    def create(self) -> str:
+        columns = ', '.join(f'{column} TEXT NOT NULL' for column in self.columns)
+        return f'CREATE TABLE {self.table} (id INTEGER PRIMARY KEY, {columns}, UNIQUE ({", ".join(self.columns)}))'
+
+    @property
+    def fill(self) -> str:
+        columns = ', '.join(self.columns)
+        return f'INSERT OR IGNORE INTO {self.table} ({columns}) SELECT DISTINCT {columns} FROM event'
+
+    def marker_sql(self, alias: str) -> str:
+        return (f'char({ord(self.lead)}, {MARKER_BASE} + {alias}.id % {MARKER_SPAN}, '
+                f'{MARKER_BASE} + {alias}.id / {MARKER_SPAN})')
+
+    def marker(self, value_id: int) -> str:
+        return self.lead + chr(MARKER_BASE + value_id % MARKER_SPAN) + chr(MARKER_BASE + value_id // MARKER_SPAN)
+
+
+PAIR = Facet('facet_marker', ('scope', 'category'), '\x01')
+ACTOR = Facet('actor_marker', ('actor',), '\x02')
+FACETS = (PAIR, ACTOR)
+Named = list[tuple]  # (id, *values) rows of a facet's table
+
 _INDEX_SQL = f"""INSERT INTO event_search(rowid, search_text)
-    SELECT e.seq, e.search_text || coalesce({MARKER_SQL}, '') FROM event e
-    LEFT JOIN facet_marker m ON m.scope = e.scope AND m.category = e.category WHERE e.seq > ?"""
+    SELECT e.seq, e.search_text || coalesce({PAIR.marker_sql('p')}, '') || coalesce({ACTOR.marker_sql('a')}, '')
+    FROM event e
+    LEFT JOIN facet_marker p ON p.scope = e.scope AND p.category = e.category
+    LEFT JOIN actor_marker a ON a.actor = e.actor
+    WHERE e.seq > ?"""
+CREATE = [sql for facet in FACETS for sql in (facet.create, facet.fill)]
 REINDEX = ["INSERT INTO event_search(event_search) VALUES ('delete-all')", _INDEX_SQL.replace('?', '0')]
 
 
-def marker(pair_id: int) -> str:
-    return '\x01' + chr(MARKER_BASE + pair_id % MARKER_SPAN) + chr(MARKER_BASE + pair_id // MARKER_SPAN)
-
-
-class _KnownPairs:
-    """The pairs this process has seen in `facet_marker`, per database: a batch of known pairs adds none."""
+class _KnownValues:
+    """The values this process has seen in a facet's table, per database: a batch of known ones adds none."""
 
     def __init__(self) -> None:
-        self._known: dict[str, set[tuple[str, str]]] = {}
+        self._known: dict[tuple[str, str], set[tuple]] = {}
         self._lock = threading.Lock()
 
-    def register(self, pairs: Iterable[tuple[str, str]]) -> None:
-        url = getattr(database.obj, 'audit_url', '')
+    def register(self, facet: Facet, values: Iterable[tuple]) -> None:
+        key = (getattr(database.obj, 'audit_url', ''), facet.table)
         with self._lock:
-            new = set(pairs) - self._known.get(url, set())
+            new = set(values) - self._known.get(key, set())
         if new:
-            executemany('INSERT OR IGNORE INTO facet_marker (scope, category) VALUES (?, ?)', sorted(new))
+            marks = ', '.join('?' * len(facet.columns))
+            executemany(f'INSERT OR IGNORE INTO {facet.table} ({", ".join(facet.columns)}) VALUES ({marks})',
+                        sorted(new))
             with self._lock:
-                self._known.setdefault(url, set()).update(new)
+                self._known.setdefault(key, set()).update(new)
 
 
-_pairs = _KnownPairs()
+_known = _KnownValues()
 
 
-def index_since(last_seq: int, pairs: Iterable[tuple[str, str]]) -> None:
-    """Index the events stored after `last_seq`, whose (scope, category) pairs are `pairs`; call in the
-    transaction that stored them."""
-    _pairs.register(pairs)
+def index_since(last_seq: int, pairs: Iterable[tuple[str, str]], actors: Iterable[str]) -> None:
+    """Index the events stored after `last_seq`, whose (scope, category) pairs and users are given; call
+    in the transaction that stored them."""
+    _known.register(PAIR, pairs)
+    _known.register(ACTOR, ((actor,) for actor in actors))
     database.execute_sql(_INDEX_SQL, (last_seq,))
 
 
-def pairs_naming(term: str) -> list[tuple[int, str, str]]:
-    """The (id, scope, category) pairs whose scope or category holds `term` (lower-cased, as searched)."""
-    rows = database.execute_sql('SELECT id, scope, category FROM facet_marker').fetchall()
-    return [(pair_id, scope, category) for pair_id, scope, category in rows
-            if term in scope.lower() or term in category.lower()]
+def naming(facet: Facet, term: str) -> Named:
+    """The facet's values (id, *columns) of which one column holds `term` (lower-cased, as searched); none
+    when more than MAX_NAMED do."""
+    rows = database.execute_sql(f'SELECT id, {", ".join(facet.columns)} FROM {facet.table}').fetchall()
+    named = [row for row in rows if any(term in value.lower() for value in row[1:])]
+    return named if len(named) <= MAX_NAMED else []
 
 
-def candidates_query(term: str, pairs: list[tuple[int, str, str]]) -> str:
-    """An index query for the events outside `pairs` holding the first and the last trigram of `term`.
+def candidates_query(term: str, named: dict[Facet, Named]) -> str:
+    """An index query for the events holding the first and the last trigram of `term`, except those of the
+    named values.
 
-    The term lies inside those pairs' names, so each of its trigrams is about as common as the pairs'
-    events, and each costs a pass over that many index entries. Outside the pairs, the two at its ends
-    narrow as well as all of them (measured at 1M events: 'notebook', 9,931 candidates either way, in
-    48 ms with six trigrams); every candidate is checked against the whole term afterwards.
+    The term lies inside those names, so each of its trigrams is about as common as their events, and
+    each costs a pass over that many index entries. Outside them, the two at its ends narrow as well as
+    all of them (measured at 1M events: 'notebook', 9,931 candidates either way, in 48 ms with six
+    trigrams); every candidate is checked against the whole term afterwards.
     """
     grams = dict.fromkeys((term[:3], term[-3:]))
     wanted = ' AND '.join('"' + gram.replace('"', '""') + '"' for gram in grams)
-    excluded = ' OR '.join(f'"{marker(pair_id)}"' for pair_id, _, _ in pairs)
+    excluded = ' OR '.join(f'"{facet.marker(row[0])}"' for facet, rows in named.items() for row in rows)
     return f'({wanted}) NOT ({excluded})'

@@ -265,10 +265,10 @@ def test_deep_pages_placed_by_the_daily_counts_equal_the_plain_slice(add_events,
     assert events._seek_by_day(ORG, EventFilter(), Sort('user'), 40) is None
 
 
-def test_terms_in_scope_and_category_names_count_exactly_for_every_view(add_events):
-    """A term held by scope or category names: those events come from the daily counts, the others from
-    the index's candidates outside them; every total and the timeline equal the plain count of rows,
-    before and after new events, and for events whose pair has no marker in the index."""
+def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add_events):
+    """A term held by scope or category names, or by users: those events come from the daily counts and
+    the user index, the others from the index's candidates outside them; every total and the timeline
+    equal the plain count of rows, before and after new events, and for events without markers."""
     from store import counts, search_index
     from store.db import database, is_sqlite
     from store.insight import timeline
@@ -277,17 +277,19 @@ def test_terms_in_scope_and_category_names_count_exactly_for_every_view(add_even
     now = datetime(2026, 11, 1, 13, 37, tzinfo=UTC)
     pairs = [('Service', 'AI Notebook'), ('Service', 'GPU Container'), ('Workspace', 'GPU Quota'),
              ('Billing', 'Credit'), ('Organization', 'Policy')]
-    texts = ['notebook ready', 'gpu attached', 'credit notebook', 'policy for gpu service', 'plain']
+    texts = ['notebook ready', 'gpu attached', 'credit notebook', 'policy for gpu service', 'plain alice']
+    users = ['alice@acme.io', 'bob@gpu.example', 'credit-bot@acme.io', 'system']
 
     def spread(prefix: str, n: int) -> None:
         add_events(*[event(id=f'{prefix}{i}', timestamp=(now - timedelta(hours=7 * i + i % 5, minutes=i)).isoformat(),
                            scope=pairs[i % 5][0], category=pairs[i % 5][1], description=texts[i % 4 * 3 % 5],
                            target=f'gpu-{i}' if i % 6 == 0 else f't-{i}', status='FAILED' if i % 4 == 0 else 'SUCCESS',
-                           workspace=(None, 'alpha', 'beta')[i % 3]) for i in range(n)])
+                           user=users[i % 4], workspace=(None, 'alpha', 'beta')[i % 3]) for i in range(n)])
 
     spread('a', 120)
     views = [ORG, Viewer.of_workspaces('a', {'alpha'})]
-    flts = [EventFilter(search=term, **more) for term in ('notebook', 'gpu', 'service', 'credit', 'cy f', 'ai n')
+    terms = ('notebook', 'gpu', 'service', 'credit', 'cy f', 'ai n', 'alice', 'acme', 'syst', '@')
+    flts = [EventFilter(search=term, **more) for term in terms
             for more in ({}, {'scope': 'Service'}, {'status': 'FAILED'}, {'since': now - timedelta(days=3)},
                          {'since': now - timedelta(days=20, hours=5), 'until': now - timedelta(days=2, hours=3)})]
 
@@ -302,9 +304,12 @@ def test_terms_in_scope_and_category_names_count_exactly_for_every_view(add_even
     spread('b', 40)  # kept counts take these in
     check()
     if is_sqlite():  # PostgreSQL's trigram index needs no markers
-        assert search_index.pairs_naming('gpu') and not search_index.pairs_naming('ready')
+        assert len(search_index.naming(search_index.PAIR, 'gpu')) == 2
+        assert len(search_index.naming(search_index.ACTOR, 'gpu')) == 1
+        assert not search_index.naming(search_index.PAIR, 'ready')
         database.execute_sql("DELETE FROM facet_marker WHERE category = 'GPU Quota'")  # the next events: no marker
-        search_index._pairs.__init__()
+        database.execute_sql("DELETE FROM actor_marker WHERE actor = 'alice@acme.io'")
+        search_index._known.__init__()
     spread('c', 30)
     counts._kept.clear()
     check()

@@ -80,10 +80,12 @@ def test_a_database_of_an_earlier_version_opens_with_every_event(tmp_path):
         assert count_events(Viewer.organization(), EventFilter()) == 50
         assert count_events(Viewer.organization(), EventFilter(search='credit-4')) == 11  # credit-4, -40..-49
         assert count_events(Viewer.organization(), EventFilter(search='credit')) == 50  # the category's name
+        assert count_events(Viewer.organization(), EventFilter(search='old@')) == 50  # the user's name
         assert database.execute_sql('SELECT scope, category FROM facet_marker').fetchall() == [('Billing', 'Credit')]
+        assert database.execute_sql('SELECT actor FROM actor_marker').fetchall() == [('old@acme.io',)]
         marked = database.execute_sql("SELECT count(*) FROM event_search WHERE event_search MATCH ?",
-                                      ('"\x01\ue001\ue000"',)).fetchone()
-        assert marked == (50,)  # every event's entry carries its pair's marker
+                                      ('"\x01\ue001\ue000" AND "\x02\ue001\ue000"',)).fetchone()
+        assert marked == (50,)  # every event's entry carries the markers of its pair and its user
         merge = database.execute_sql("SELECT v FROM event_search_config WHERE k = 'automerge'").fetchone()
         assert merge == (8,)
     close_database()
