@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from store import rollup
+from store import rollup, sort_index
 from store.counts import count_events, rollup_total
 from store.db import database, is_sqlite, stream
 from store.query import (
@@ -91,15 +91,35 @@ def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: i
         rows = _page(select_events(viewer, seek[0]), sort, seek[1], limit)
     elif offset > total // 2:
         count = min(limit, total - offset)
-        rows = _page(select_events(viewer, flt), Sort(sort.column, not sort.descending), total - offset - count, count)
+        rows = _page(select_events(viewer, flt), Sort(sort.column, not sort.descending), total - offset - count, count,
+                     total, (viewer, flt))
         rows.reverse()
     else:
         query = select_events(viewer, flt, narrow_search=not is_common_term(flt.search, total, offset))
-        rows = _page(query, sort, offset, limit)
+        rows = _page(query, sort, offset, limit, total, (viewer, flt))
     return EventPage([_event(row) for row in rows], total, offset)
 
 
-def _page(query: Query, sort: Sort, offset: int, limit: int) -> list[tuple]:
+# Matches from which a sort table's order is walked rather than the matches sorted. A filter of facets and
+# time only is checked on the entries themselves (sort_index.prefilter): a walk then costs at most a scan
+# of the table (measured at 1M events: 63 ms for descriptions), less than sorting a few thousand matches
+# that SQLite may reach through a poor index (10,159 in 165 ms). A search or a user is checked on each
+# event the walk reads, so it walks only when matches are dense.
+SORT_TABLE_FROM = 20_000
+SORT_TABLE_FROM_FACETS = 2_000
+
+
+def _page(query: Query, sort: Sort, offset: int, limit: int, matches: int = 0,
+          view: tuple[Viewer, EventFilter] | None = None) -> list[tuple]:
+    if sort.column in sort_index.TABLES and view is not None and is_sqlite() and matches >= (
+            SORT_TABLE_FROM if normalize_search(view[1].search) or view[1].user else SORT_TABLE_FROM_FACETS):
+        direction = 'DESC' if sort.descending else 'ASC'
+        upto = sort_index.sorted_upto()
+        entries, entry_params = sort_index.prefilter(*view)
+        rows = database.execute_sql(sort_index.page_sql(sort.column, COLUMNS, query.where, direction, entries),
+                                    [*entry_params, *query.params, upto, *query.params, upto, offset + limit,
+                                     limit, offset])
+        return [row[:-3] for row in rows]
     return database.execute_sql(
         f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)} LIMIT ? OFFSET ?',
         [*query.params, limit, offset]).fetchall()

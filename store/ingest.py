@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import json
+import secrets
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from store import chain, rollup, search_index
+from store import chain, rollup, search_index, sort_index
 from store.db import StoreError, database, insert_id, is_sqlite, write_transaction
 from store.timefmt import to_millis
 from store.validation import METADATA_ENCODER, NewEvent
 
 BATCH = 1000
 
-INSERT_SQL = """INSERT INTO event (uid, ts, actor, scope, category, action, target, status, description,
-                                   workspace_id, metadata, search_text, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-# SQLite: a whole batch as one JSON parameter, in order. One statement releases Python's GIL for the
-# whole insert, where executemany hands it back and forth per row, which stalls the writer (and so
-# the write lock) behind any other busy thread, e.g. the next API request being validated.
-JSON_INSERT_SQL = """INSERT INTO event (uid, ts, actor, scope, category, action, target, status, description,
-                                        workspace_id, metadata, search_text, hash)
-                     SELECT """ + ', '.join(f"json_extract(value, '$[{i}]')" for i in range(13)) + """
-                     FROM json_each(?) ORDER BY key"""
-_ROWS = json.JSONEncoder(ensure_ascii=False, separators=(',', ':'))
+INSERT_INTO = """INSERT INTO event (uid, ts, actor, scope, category, action, target, status, description,
+                                    workspace_id, metadata, search_text, hash) VALUES """
+ROW_MARKS = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
 
 
 @dataclass
@@ -83,7 +76,10 @@ def append_prepared(groups: list[Iterable[Prepared]]) -> list[AppendResult]:
             if is_sqlite():  # PostgreSQL's trigram index is kept by the insert itself
                 search_index.index_since(last_seq, facets.pairs, facets.actors)
             rollup.add_since(last_seq)
-            chain.record_head(chain.Head(tip.count + stored, chain.head()[0], previous))
+            head_seq = chain.head()[0]
+            chain.record_head(chain.Head(tip.count + stored, head_seq, previous))
+            sort_index.fill_if_due(head_seq)
+    sort_index.appended()
     return results
 
 
@@ -93,14 +89,28 @@ class Prepared:
 
     uid: str
     workspace: str | None
-    row: tuple  # the INSERT_SQL values before workspace_id
+    row: tuple  # the inserted values before workspace_id
     metadata: str | None
     search_text: str
     content: bytes
 
 
+def time_ordered_id(now_ms: int | None = None) -> str:
+    """A UUID version 7 (RFC 9562): the time in milliseconds, then 74 random bits.
+
+    Ids generated together sit together in the unique id index. A random (version 4) id puts each new
+    event on its own page of that index, and each such page is written at every commit once the index
+    outgrows a batch.
+    """
+    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | secrets.randbits(80)
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC's variant
+    return str(uuid.UUID(int=value))
+
+
 def _prepare(event: NewEvent) -> Prepared:
-    uid = event.id or str(uuid.uuid4())
+    uid = event.id or time_ordered_id()
     ts = to_millis(event.timestamp)
     metadata = event.metadata_json if event.metadata_json is not None else \
         (METADATA_ENCODER.encode(event.metadata) if event.metadata else None)
@@ -143,11 +153,20 @@ def _append_batch(batch: list[Prepared], previous: str, workspaces: _WorkspaceId
         rows.append((*p.row, workspaces.id_of(p.workspace), p.metadata, p.search_text, previous))
     if rows:
         if is_sqlite():
-            database.execute_sql(JSON_INSERT_SQL, (_ROWS.encode(rows),))
+            _insert_sqlite(rows)
         else:
             _insert_postgres(rows)
         result.stored += len(rows)
     return previous
+
+
+def _insert_sqlite(rows: list[tuple]) -> None:
+    """One multi-row INSERT: a single statement releases Python's GIL for the whole insert, where executemany
+    takes it back per row and so stalls the writer (and the write lock) behind any busy thread, e.g. the
+    next request being validated. Measured at 1M events: 11.6 ms per 1,000 rows, against 20.5 for the whole
+    batch as one JSON parameter and 31.9 with executemany. BATCH rows of 13 values stay under SQLite's
+    32,766 parameters."""
+    database.execute_sql(INSERT_INTO + ','.join([ROW_MARKS] * len(rows)), [value for row in rows for value in row])
 
 
 def _insert_postgres(rows: list[tuple]) -> None:

@@ -27,7 +27,7 @@ from store.db import (
 # Copied first, in this order (foreign keys); any other table of the source follows, except these
 # derived or engine-specific ones.
 ORDER = ['meta', 'workspace', 'account', 'account_workspace', 'api_token', 'session', 'event']
-SKIP = {'event_count', 'event_search', 'facet_marker', 'actor_marker'}
+SKIP = {'event_count', 'event_search', 'facet_marker', 'actor_marker', 'sort_target', 'sort_description'}
 CHUNK = 5000
 ROWS_PER_INSERT = 500
 
@@ -82,7 +82,7 @@ def _refuse_non_empty() -> None:
 def _copy(source: sqlite3.Connection, table: str, progress: Callable[[str, int], None] | None) -> int:
     columns = [row[1] for row in source.execute(f'PRAGMA table_info("{table}")')]
     order = 'seq' if table == 'event' else 'rowid'
-    where = " WHERE key <> 'schema_version'" if table == 'meta' else ''
+    where = " WHERE key NOT IN ('schema_version', 'sorted_upto')" if table == 'meta' else ''
     cursor = source.execute(f'SELECT {", ".join(columns)} FROM "{table}"{where} ORDER BY {order}')
     marks = '(' + ', '.join('?' * len(columns)) + ')'
     conflict = ' ON CONFLICT (key) DO UPDATE SET value = excluded.value' if table == 'meta' else ''

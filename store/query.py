@@ -98,12 +98,7 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
     if flt.user:
         clauses.append('e.actor = ?')
         params.append(flt.user)
-    if flt.since:
-        clauses.append('e.ts >= ?')
-        params.append(to_millis(flt.since))
-    if flt.until:
-        clauses.append('e.ts < ?')
-        params.append(to_millis(flt.until))
+    add_time_range(flt, 'e', clauses, params)
     term = normalize_search(flt.search)
     if term:
         if narrow_search and len(term) >= MIN_INDEXED_TERM and is_sqlite():
@@ -113,6 +108,16 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
         clauses.append(substring_clause('e.search_text'))
         params.append(substring_param(term))
     return Query(' AND '.join(clauses) or '1 = 1', params)
+
+
+def add_time_range(flt: EventFilter, table: str, clauses: list[str], params: list[Any]) -> None:
+    """The filter's [since, until) as conditions on `table`.ts (milliseconds)."""
+    if flt.since:
+        clauses.append(f'{table}.ts >= ?')
+        params.append(to_millis(flt.since))
+    if flt.until:
+        clauses.append(f'{table}.ts < ?')
+        params.append(to_millis(flt.until))
 
 
 def normalize_search(search: str | None) -> str:

@@ -132,11 +132,11 @@ TEMPLATES: tuple[tuple[Template, float, bool], ...] = (
 
 
 def demo_events(count: int, seed: int | None = None, end: datetime | None = None,
-                days: int = 90) -> Iterator[NewEvent]:
+                days: float = 90) -> Iterator[NewEvent]:
     """`count` events spread over the `days` before `end`, oldest first; same seed and end, same events."""
     rng = random.Random(seed)
     end = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    span_ms = days * 86_400_000
+    span_ms = int(days * 86_400_000)
     offsets = sorted(rng.randrange(span_ms) for _ in range(count))
     weights = [weight for _, weight, _ in TEMPLATES]
     chosen = rng.choices(range(len(TEMPLATES)), weights=weights, k=count)

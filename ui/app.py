@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from nicegui import ui
 
 from ui import (
@@ -10,6 +12,7 @@ from ui import (
     export_routes,
     integrity_page,
     login,
+    maintenance,
     members,
     policies_page,
     tokens_page,
@@ -30,9 +33,18 @@ def register(app_config: AppConfig) -> None:
     tokens_page.register()
     integrity_page.register()
     api.register()
+    maintenance.register()
+
+
+# Python hands its GIL between threads every 5 ms by default. The API's writer holds the database's write
+# lock while it runs a dozen statements per batch, and after each one it waits for the GIL, which a thread
+# validating the next request may hold for the whole interval: the lock sits idle. Measured at 1,000,000
+# events, 2 clients: 14,451 → 17,999 events/s (back-filled history), 18,283 → 23,353 (live events).
+GIL_SWITCH_SECONDS = 0.001
 
 
 def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> None:
     register(app_config)
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
            storage_secret=config().storage_secret, show_welcome_message=False)

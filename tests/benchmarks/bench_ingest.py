@@ -5,6 +5,10 @@ from client threads (keep-alive connections). Measures and prints; asserts nothi
 
     .venv/bin/python -m tests.benchmarks.bench_ingest [--events 100000] [--clients 1 2 4]
     .venv/bin/python -m tests.benchmarks.bench_ingest --base /tmp/audit-logs-bench-1m.db   # onto 1M events
+
+Two kinds of traffic, each run by default: `live`, events stamped as they happen (the last minutes, as a
+team's systems send them), and `backfill`, history spread over the last 90 days, which lands among the
+stored events in every time-ordered index.
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ from store.tokens import create_token
 from tests.browser.conftest import start_server, stop_server
 
 BATCH = 1000
+SPANS = {'live': 0.01, 'backfill': 90}  # days the events' timestamps spread over, ending now
 
 
-def bodies(total: int, tag: str) -> list[bytes]:
+def bodies(total: int, tag: str, days: float = SPANS['backfill']) -> list[bytes]:
     """Realistic demo events as JSON request bodies of BATCH events, with fixed ids."""
     out, batch = [], []
-    for n, ev in enumerate(demo_events(total, seed=7)):
+    for n, ev in enumerate(demo_events(total, seed=7, days=days)):
         batch.append({'id': f'{tag}-{n}', 'timestamp': iso(ev.timestamp), 'user': ev.user, 'scope': ev.scope,
                       'category': ev.category, 'action': ev.action, 'target': ev.target, 'status': ev.status,
                       'description': ev.description, 'workspace': ev.workspace, 'metadata': ev.metadata})
@@ -95,7 +100,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def run(events: int, clients: int, workdir: Path, base: Path | None = None) -> None:
+def run(events: int, clients: int, workdir: Path, base: Path | None = None, traffic: str = 'backfill') -> None:
     path = workdir / f'bench-{clients}.db'
     if base is not None:  # start from a copy of a full store, e.g. the 1M-event benchmark database
         with connection_to(base):
@@ -106,7 +111,7 @@ def run(events: int, clients: int, workdir: Path, base: Path | None = None) -> N
     with connection():
         token = create_token('benchmark', None, 'benchmark')
     close_database()
-    payloads = bodies(events, f'c{clients}')
+    payloads = bodies(events, f'c{clients}', SPANS[traffic])
     size = sum(len(p) for p in payloads) / len(payloads)
     server = start_server(url, workdir / f'server-{clients}.log')
     try:
@@ -123,7 +128,7 @@ def run(events: int, clients: int, workdir: Path, base: Path | None = None) -> N
         report = verify()
         verify_seconds = time.perf_counter() - started
     close_database()
-    print(f'{clients} client(s): {events:,} events in {len(payloads)} batches of {BATCH:,} '
+    print(f'{traffic}, {clients} client(s): {events:,} events in {len(payloads)} batches of {BATCH:,} '
           f'(~{size / 1024:.0f} KiB each) in {elapsed:.2f} s = {events / elapsed:,.0f} events/s; '
           f'server CPU {server_cpu / events * 1e6:.0f} ms per 1,000 events ({server_cpu / elapsed:.0%} of a core); '
           f'load average before {load_before:.2f}; stored {stored:,}; {report.summary().split(";")[0]} '
@@ -136,11 +141,14 @@ def main() -> None:
     parser.add_argument('--clients', type=int, nargs='+', default=[1, 2, 4])
     parser.add_argument('--base', type=Path, default=None,
                         help='start each run from a copy of this SQLite file instead of an empty store')
+    parser.add_argument('--traffic', choices=SPANS, nargs='+', default=list(SPANS),
+                        help='live: timestamps of the last minutes; backfill: spread over the last 90 days')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.base.parent if args.base else None) as tmp:
-        for clients in args.clients:
-            run(args.events, clients, Path(tmp), args.base)
-            (Path(tmp) / f'bench-{clients}.db').unlink()
+        for traffic in args.traffic:
+            for clients in args.clients:
+                run(args.events, clients, Path(tmp), args.base, traffic)
+                (Path(tmp) / f'bench-{clients}.db').unlink()
 
 
 if __name__ == '__main__':

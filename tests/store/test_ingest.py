@@ -1,12 +1,13 @@
 """The one ingestion path: validation names the field, ids make retries safe, workspaces appear on first use."""
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from store.chain import verify
 from store.events import EventFilter, Viewer, count_events, find_events, workspace_names
-from store.ingest import append_events
+from store.ingest import append_events, time_ordered_id
 from store.validation import ValidationError, validate_event
 from tests.conftest import event
 
@@ -115,6 +116,18 @@ def test_ids_make_retries_safe(add_events):
 def test_generated_ids_are_unique(add_events):
     result = add_events(event(), event())
     assert len(set(result.ids)) == 2
+    assert [uuid.UUID(text).version for text in result.ids] == [7, 7]
+
+
+def test_generated_ids_are_version_7_uuids_in_time_order():
+    earlier = [time_ordered_id(1_790_000_000_000) for _ in range(200)]
+    later = time_ordered_id(1_790_000_000_001)
+    assert len(set(earlier)) == 200
+    for text in (*earlier, later):
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+    assert all(text[:8] + text[9:13] == format(1_790_000_000_000, '012x') for text in earlier)
+    assert max(earlier) < later  # the milliseconds lead: a later id sorts after every earlier one
 
 
 def test_workspaces_are_created_on_first_use(add_events):

@@ -88,6 +88,12 @@ def test_a_database_of_an_earlier_version_opens_with_every_event(tmp_path):
         assert marked == (50,)  # every event's entry carries the markers of its pair and its user
         merge = database.execute_sql("SELECT v FROM event_search_config WHERE k = 'automerge'").fetchone()
         assert merge == (8,)
+        for table, column in (('sort_target', 'target'), ('sort_description', 'description')):
+            rows = database.execute_sql(f'SELECT {column}, ts, seq FROM {table}').fetchall()
+            assert rows == sorted(database.execute_sql(f'SELECT {column}, ts, seq FROM event').fetchall())
+        assert database.execute_sql("SELECT value FROM meta WHERE key = 'sorted_upto'").fetchone() == ('50',)
+        indexes = {row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert 'event_target_ts' not in indexes  # replaced by the sort table
     close_database()
 
 

@@ -1,0 +1,113 @@
+"""Sorting by target or description: the sort tables plus the unsorted tail give exactly the plain order."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from store import events as events_module
+from store import sort_index
+from store.db import database, write_transaction
+from store.events import EventFilter, Sort, Viewer, find_events
+from tests.conftest import event, raw_sql, utc
+
+pytestmark = pytest.mark.sqlite_only('the sort tables are SQLite-only; PostgreSQL sorts with its own indexes')
+
+ORG = Viewer.organization()
+ALPHA = Viewer.of_workspaces('a', {'alpha'})
+TARGETS = ['nb-1', 'nb-2', 'AuditViewer', 'ctr-9', 'nb-10', 'Zeta', 'ws-alpha']
+DESCRIPTIONS = ['Started notebook', 'Stopped notebook', 'Added credit', 'added credit', 'Created container', 'Z']
+
+
+def _store(add_events, start: int, count: int) -> None:
+    rng = random.Random(start)
+    base = utc(2026, 3, 1)
+    add_events(*[event(id=f's{start + i}', user=rng.choice(['ann@acme.io', 'bob@acme.io']),
+                       timestamp=(base + timedelta(minutes=rng.randrange(40))).isoformat(),
+                       target=rng.choice(TARGETS), description=rng.choice(DESCRIPTIONS),
+                       status=rng.choice(['SUCCESS', 'FAILED']), workspace=rng.choice(['alpha', 'beta', None]),
+                       scope='Service' if i % 3 else 'Billing', category='AI Notebook' if i % 3 else 'Credit')
+                 for i in range(count)])
+
+
+def _expected(viewer: Viewer, flt: EventFilter, sort: Sort) -> list[str]:
+    """Every match of the view in `sort` order, by sorting all of its events in Python."""
+    rows = []
+    offset = 0
+    while page := find_events(viewer, flt, Sort('timestamp'), offset=offset, limit=1000).events:
+        rows += page
+        offset += len(page)
+    rows.sort(key=lambda e: (e[sort.column], e['timestamp'], e['seq']), reverse=sort.descending)
+    return [e['id'] for e in rows]
+
+
+FILTERS = [EventFilter(), EventFilter(scope='Service'), EventFilter(status='FAILED'), EventFilter(search='notebook'),
+           EventFilter(search='nb-1'), EventFilter(user='bob@acme.io'), EventFilter(scope='Billing', status='FAILED'),
+           EventFilter(category='Credit'), EventFilter(workspace='beta'),
+           EventFilter(since=utc(2026, 3, 1, 0, 10), until=utc(2026, 3, 1, 0, 30), status='SUCCESS')]
+
+
+@pytest.mark.parametrize(('walk_from', 'lost_pairs'), [(0, False), (0, True), (10**9, False)],
+                         ids=['sort table walked', 'walked, entries without their pair', 'matches sorted'])
+def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeypatch, walk_from, lost_pairs):
+    monkeypatch.setattr(events_module, 'SORT_TABLE_FROM', walk_from)
+    monkeypatch.setattr(events_module, 'SORT_TABLE_FROM_FACETS', walk_from)
+    walks = []
+    page_sql = sort_index.page_sql
+    monkeypatch.setattr(sort_index, 'page_sql', lambda *args: walks.append(args) or page_sql(*args))
+    _store(add_events, 0, 90)  # in the sort tables
+    with write_transaction():
+        assert sort_index.fill() == 90
+        if lost_pairs:  # the facet pre-filter only narrows: an entry without its pair is still checked
+            for table in sort_index.TABLES.values():
+                database.execute_sql(f'UPDATE {table} SET pair = NULL WHERE seq % 2 = 0')
+    _store(add_events, 90, 60)  # the tail, sorted when read
+    assert sort_index.sorted_upto() == 90
+    for column in ('target', 'description'):
+        for descending in (True, False):
+            sort = Sort(column, descending)
+            for viewer in (ORG, ALPHA):
+                for flt in FILTERS:
+                    whole = _expected(viewer, flt, sort)
+                    for size in (7, 25):
+                        for offset in range(0, len(whole) + size, size):
+                            page = find_events(viewer, flt, sort, offset=offset, limit=size)
+                            assert page.total == len(whole)
+                            assert [e['id'] for e in page.events] == whole[offset:offset + size], \
+                                (column, descending, viewer.name, flt, size, offset)
+    assert bool(walks) == (walk_from == 0)
+
+
+def test_fill_puts_each_event_in_each_table_once(add_events):
+    _store(add_events, 0, 40)
+    with write_transaction():
+        assert sort_index.fill() == 40
+        assert sort_index.fill() == 0  # nothing new
+    _store(add_events, 40, 15)
+    assert sort_index.flush() == 15
+    for column, table in sort_index.TABLES.items():
+        assert raw_sql(f'SELECT {column}, ts, seq FROM {table}') == \
+            sorted(raw_sql(f'SELECT {column}, ts, seq FROM event'))
+    assert sort_index.sorted_upto() == raw_sql('SELECT max(seq) FROM event')[0][0]
+
+
+def test_an_append_fills_a_long_tail_itself(add_events, monkeypatch):
+    monkeypatch.setattr(sort_index, 'FLUSH_AT', 30)
+    _store(add_events, 0, 20)
+    assert sort_index.sorted_upto() == 0  # under FLUSH_AT: left for later
+    _store(add_events, 20, 20)
+    assert sort_index.sorted_upto() == 40  # the append that passed FLUSH_AT filled the tail in its transaction
+    assert raw_sql('SELECT count(*) FROM sort_target') == [(40,)]
+
+
+def test_the_idle_fill_waits_for_a_quiet_moment(add_events, monkeypatch):
+    _store(add_events, 0, 10)
+    monkeypatch.setattr(sort_index, 'IDLE_SECONDS', 3600)
+    assert sort_index.flush_when_idle() == 0  # events just arrived
+    assert sort_index.sorted_upto() == 0
+    monkeypatch.setattr(sort_index, 'IDLE_SECONDS', 0)
+    assert sort_index.flush_when_idle() == 10
+    assert sort_index.flush_when_idle() == 0
+    assert database.execute_sql('SELECT count(*) FROM sort_description').fetchone() == (10,)
