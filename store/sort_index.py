@@ -9,7 +9,7 @@ at once touches each page of the table once for many of them. The events after t
 tail, are sorted when read, and a page is the merge of both (`page_sql`), so every read is exact
 whatever the tail's length.
 
-The tail is filled in one sorted pass: by the app when no event has arrived for a moment
+The tail is filled in one sorted pass: by the app when no event has arrived for a few seconds
 (`flush_when_idle`), and by an append that finds the tail longer than FLUSH_AT, which bounds what a
 read sorts. Like the daily counts and the trigram index, these tables are derived from the events.
 PostgreSQL keeps its plain (target, ts) index; none of this applies there.
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import time
 from typing import Any
+
+import peewee
 
 from store.db import database, is_sqlite, write_transaction
 from store.query import EventFilter, Viewer, add_time_range
@@ -95,13 +97,24 @@ def flush() -> int:
         return fill()
 
 
-def flush_when_idle() -> int:
-    """Fill the tail if this process has appended nothing for IDLE_SECONDS; returns the events filled."""
-    if not is_sqlite() or time.monotonic() - _last_append < IDLE_SECONDS:
-        return 0
-    if _last_seq() <= sorted_upto():
-        return 0
-    return flush()
+def flush_when_idle(seen_last: int | None = None) -> tuple[int, int]:
+    """Fill the tail when the store is quiet: this process appended nothing for IDLE_SECONDS, and the last
+    event is still `seen_last` (read by the previous call, so other processes' appends count too).
+
+    Returns the last event's position now, for the next call, and the events filled. When another writer
+    holds the database (a long import), it fills nothing and the next call tries again.
+    """
+    if not is_sqlite():
+        return 0, 0
+    last = _last_seq()
+    if last != seen_last or time.monotonic() - _last_append < IDLE_SECONDS or last <= sorted_upto():
+        return last, 0
+    try:
+        return last, flush()
+    except peewee.OperationalError as exc:
+        if 'locked' not in str(exc):
+            raise
+        return last, 0
 
 
 def prefilter(viewer: Viewer, flt: EventFilter) -> tuple[str, list[Any]]:

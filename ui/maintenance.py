@@ -15,12 +15,13 @@ log = logging.getLogger(__name__)
 
 
 async def _fill_sort_tables() -> None:
-    """Every few seconds, fill the sort tables' tail if no event has arrived for a moment (store/sort_index.py)."""
+    """Every few seconds, fill the sort tables' tail if no event arrived since the last look (store/sort_index.py)."""
+    seen = None
     while True:
         await asyncio.sleep(CHECK_SECONDS)
         try:
-            filled = await db.call(sort_index.flush_when_idle)
-        except Exception:  # a busy or closed database: the next round tries again; reads stay exact meanwhile
+            seen, filled = await db.call(sort_index.flush_when_idle, seen)
+        except Exception:  # e.g. the database went away: the next round tries again; reads stay exact meanwhile
             log.exception('filling the sort tables failed')
             continue
         if filled:

@@ -105,9 +105,30 @@ def test_an_append_fills_a_long_tail_itself(add_events, monkeypatch):
 def test_the_idle_fill_waits_for_a_quiet_moment(add_events, monkeypatch):
     _store(add_events, 0, 10)
     monkeypatch.setattr(sort_index, 'IDLE_SECONDS', 3600)
-    assert sort_index.flush_when_idle() == 0  # events just arrived
-    assert sort_index.sorted_upto() == 0
+    assert sort_index.flush_when_idle(10) == (10, 0)  # this process appended a moment ago
     monkeypatch.setattr(sort_index, 'IDLE_SECONDS', 0)
-    assert sort_index.flush_when_idle() == 10
-    assert sort_index.flush_when_idle() == 0
-    assert database.execute_sql('SELECT count(*) FROM sort_description').fetchone() == (10,)
+    assert sort_index.flush_when_idle(None) == (10, 0)  # first look: the last event is noted, nothing filled
+    _store(add_events, 10, 5)
+    assert sort_index.flush_when_idle(10) == (15, 0)  # events arrived since the last look
+    assert sort_index.sorted_upto() == 0
+    assert sort_index.flush_when_idle(15) == (15, 15)  # quiet since the last look: filled
+    assert sort_index.flush_when_idle(15) == (15, 0)
+    assert database.execute_sql('SELECT count(*) FROM sort_description').fetchone() == (15,)
+
+
+def test_the_idle_fill_gives_way_to_another_writer(add_events, monkeypatch, database_url):
+    import sqlite3
+
+    from store.db import sqlite_path
+
+    _store(add_events, 0, 10)
+    monkeypatch.setattr(sort_index, 'IDLE_SECONDS', 0)
+    database.execute_sql('PRAGMA busy_timeout = 50')
+    other = sqlite3.connect(sqlite_path(database_url), isolation_level=None)
+    other.execute('BEGIN IMMEDIATE')  # e.g. a long import in another process
+    try:
+        assert sort_index.flush_when_idle(10) == (10, 0)
+    finally:
+        other.execute('ROLLBACK')
+        other.close()
+    assert sort_index.flush_when_idle(10) == (10, 10)
