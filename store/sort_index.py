@@ -23,6 +23,7 @@ from typing import Any
 import peewee
 
 from store.db import database, is_sqlite, write_transaction
+from store.meta import get_value
 from store.query import EventFilter, Viewer, add_time_range
 
 TABLES = {'target': 'sort_target', 'description': 'sort_description'}
@@ -62,8 +63,7 @@ def appended() -> None:
 
 def sorted_upto() -> int:
     """The last event position whose target and description are in the sort tables."""
-    row = database.execute_sql('SELECT value FROM meta WHERE key = ?', (UPTO_KEY,)).fetchone()
-    return int(row[0]) if row else 0
+    return int(get_value(UPTO_KEY) or 0)
 
 
 def _last_seq() -> int:
