@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +99,27 @@ def close_database() -> None:
 
 def is_sqlite() -> bool:
     return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+class OutOfTime(Exception):
+    """A statement run under `time_limit` was interrupted."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """SQLite: interrupt the statements run inside once `seconds` have passed (raising OutOfTime), for a plan
+    that is usually fast but has no bound, tried before a slower one that has."""
+    raw = database.connection()
+    deadline = time.perf_counter() + seconds
+    raw.set_progress_handler(lambda: time.perf_counter() > deadline, 20_000)
+    try:
+        yield
+    except (peewee.OperationalError, sqlite3.OperationalError) as exc:  # the latter from fetching rows
+        if 'interrupted' not in str(exc):
+            raise
+        raise OutOfTime(str(exc)) from exc
+    finally:
+        raw.set_progress_handler(None, 0)
 
 
 @contextlib.contextmanager
