@@ -109,9 +109,11 @@ def cases(con: sqlite3.Connection) -> list[Case]:
              Sort('scope', True)),
         both('sort', 'description (sort table)', ORG, EventFilter(), '1', (), 'description ASC, ts ASC, seq ASC',
              Sort('description', False)),
-        both('sort', "description, search 'credit' (walk runs out of time)", ORG, EventFilter(search='credit'), fts,
+        both('sort', "description, search 'credit'", ORG, EventFilter(search='credit'), fts,
              ('"cre" AND "red" AND "edi" AND "dit"', 'credit'), 'description DESC, ts DESC, seq DESC',
              Sort('description', True)),
+        both('sort', "action, search 'credit'", ORG, EventFilter(search='credit'), fts,
+             ('"cre" AND "red" AND "edi" AND "dit"', 'credit'), 'action DESC, ts DESC, seq DESC', Sort('action', True)),
         both('sort', 'description, last 7 days', ORG, EventFilter(since=since), 'ts >= ?', (week_ago,),
              'description ASC, ts ASC, seq ASC', Sort('description', False)),
         Case('chart', 'timeline, no filter (vs GROUP BY day)', lambda: timeline(ORG, EventFilter()), raw_runner(
