@@ -128,13 +128,17 @@ def _page(query: Query, sort: Sort, offset: int, limit: int, matches: int = 0,
     viewer, flt = view
     searched = bool(normalize_search(flt.search) or flt.user)
     tabled = sort.column in sort_index.TABLES and matches >= (SORT_TABLE_FROM if searched else SORT_TABLE_FROM_FACETS)
-    if not searched:
+
+    def in_column_order() -> list[tuple]:
         return _walk(query, sort, offset, limit, view) if tabled else _in_order(query, sort, offset, limit)
+
+    if not searched:
+        return in_column_order()
     through_index = matches * SORT_SECONDS_PER_MATCH
     scan = database.execute_sql('SELECT coalesce(max(seq), 0) FROM event').fetchone()[0] * SCAN_SECONDS_PER_EVENT
     try:
         with time_limit(max(WALK_SECONDS, min(through_index, scan))):
-            return _walk(query, sort, offset, limit, view) if tabled else _in_order(query, sort, offset, limit)
+            return in_column_order()
     except OutOfTime:
         sorted_query = select_events(viewer, flt, narrow_search=through_index <= scan)
         return _in_order(sorted_query, sort, offset, limit, by_index=False)

@@ -21,6 +21,7 @@ ORG = Viewer.organization()
 ALPHA = Viewer.of_workspaces('a', {'alpha'})
 TARGETS = ['nb-1', 'nb-2', 'AuditViewer', 'ctr-9', 'nb-10', 'Zeta', 'ws-alpha']
 DESCRIPTIONS = ['Started notebook', 'Stopped notebook', 'Added credit', 'added credit', 'Created container', 'Z']
+ACTIONS = ['Start Notebook', 'Stop Notebook', 'Add Credit', 'Create Container']
 
 
 def _store(add_events, start: int, count: int) -> None:
@@ -28,7 +29,7 @@ def _store(add_events, start: int, count: int) -> None:
     base = utc(2026, 3, 1)
     add_events(*[event(id=f's{start + i}', user=rng.choice(['ann@acme.io', 'bob@acme.io']),
                        timestamp=(base + timedelta(minutes=rng.randrange(40))).isoformat(),
-                       target=rng.choice(TARGETS), description=rng.choice(DESCRIPTIONS),
+                       target=rng.choice(TARGETS), description=rng.choice(DESCRIPTIONS), action=rng.choice(ACTIONS),
                        status=rng.choice(['SUCCESS', 'FAILED']), workspace=rng.choice(['alpha', 'beta', None]),
                        scope='Service' if i % 3 else 'Billing', category='AI Notebook' if i % 3 else 'Credit')
                  for i in range(count)])
@@ -77,7 +78,7 @@ def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeyp
                 database.execute_sql(f'UPDATE {table} SET pair = NULL WHERE seq % 2 = 0')
     _store(add_events, 90, 60)  # the tail, sorted when read
     assert sort_index.sorted_upto() == 90
-    for column in ('target', 'description'):
+    for column in ('target', 'description', 'action', 'user'):  # the last two by their indexes
         for descending in (True, False):
             sort = Sort(column, descending)
             for viewer in (ORG, ALPHA):
