@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from store import rollup, sort_index
+from store import chain, rollup, sort_index
 from store.counts import count_events, rollup_total
 from store.db import OutOfTime, database, is_sqlite, stream, time_limit
 from store.query import (
@@ -135,7 +135,7 @@ def _page(query: Query, sort: Sort, offset: int, limit: int, matches: int = 0,
     if not searched:
         return in_column_order()
     through_index = matches * SORT_SECONDS_PER_MATCH
-    scan = database.execute_sql('SELECT coalesce(max(seq), 0) FROM event').fetchone()[0] * SCAN_SECONDS_PER_EVENT
+    scan = chain.head()[0] * SCAN_SECONDS_PER_EVENT
     try:
         with time_limit(max(WALK_SECONDS, min(through_index, scan))):
             return in_column_order()

@@ -22,6 +22,7 @@ from typing import Any
 
 import peewee
 
+from store import chain
 from store.db import database, is_sqlite, write_transaction
 from store.meta import get_value
 from store.query import EventFilter, Viewer, add_time_range
@@ -66,13 +67,9 @@ def sorted_upto() -> int:
     return int(get_value(UPTO_KEY) or 0)
 
 
-def _last_seq() -> int:
-    return database.execute_sql('SELECT coalesce(max(seq), 0) FROM event').fetchone()[0]
-
-
 def fill() -> int:
     """Fill the sort tables with the tail; call inside a write transaction. Returns the events filled."""
-    upto, last = sorted_upto(), _last_seq()
+    upto, last = sorted_upto(), chain.head()[0]
     if last <= upto:
         return 0
     for column, table in TABLES.items():
@@ -106,7 +103,7 @@ def flush_when_idle(seen_last: int | None = None) -> tuple[int, int]:
     """
     if not is_sqlite():
         return 0, 0
-    last = _last_seq()
+    last = chain.head()[0]
     if last != seen_last or time.monotonic() - _last_append < IDLE_SECONDS or last <= sorted_upto():
         return last, 0
     try:
