@@ -96,6 +96,13 @@ def log_in(page, server: Server, email: str, password: str, path: str = '/audit-
     page.wait_for_url(f'**{path.split("?")[0]}*')
 
 
+def log_out(page) -> None:
+    """Log out and wait for the login page: the button navigates over the websocket, so a `goto` right
+    after the click could be overtaken by that navigation."""
+    page.get_by_role('button', name='Log out').click()
+    page.wait_for_url('**/login*')
+
+
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
     """The app serving this test's own database; request data fixtures before this one."""

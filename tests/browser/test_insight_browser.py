@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Server, log_in, start_server, stop_server
+from tests.browser.conftest import Server, log_in, log_out, start_server, stop_server
 from tests.browser.test_audit_logs_browser import cells, choose, footer, remove_chip, rows
 from tests.conftest import ADMIN_A, OWNER, event
 
@@ -203,7 +203,7 @@ def test_workspaces_policies_admin_view_and_dark_mode(accounts, add_events, serv
     expect(page.locator('body')).to_have_class(re.compile('body--dark'))
     page.reload()
     expect(page.locator('body')).to_have_class(re.compile('body--dark'))
-    page.get_by_role('button', name='Log out').click()
+    log_out(page)
     log_in(page, server, *ADMIN_A, path='/workspaces')  # another account: its own choice
     expect(page.locator('body')).not_to_have_class(re.compile('body--dark'))
     expect(page.get_by_role('link', name='alpha', exact=True)).to_be_visible()
@@ -214,6 +214,6 @@ def test_workspaces_policies_admin_view_and_dark_mode(accounts, add_events, serv
     expect(page.get_by_text('Ignored workspace "beta" from the link: it is not a workspace you can see.')) \
         .to_be_visible()
     expect(cells(page, 6)).to_have_text(['nb-20m', 'nb-3h', 'nb-20d', 'alpha/H100'])
-    page.get_by_role('button', name='Log out').click()
+    log_out(page)
     log_in(page, server, *OWNER)
     expect(page.locator('body')).to_have_class(re.compile('body--dark'))

@@ -8,7 +8,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from store.tokens import create_token
-from tests.browser.conftest import log_in, start_server, stop_server
+from tests.browser.conftest import log_in, log_out, start_server, stop_server
 from tests.conftest import OWNER, event
 from ui.session import COOKIE
 
@@ -35,8 +35,7 @@ def test_a_session_made_on_one_instance_works_on_the_other(accounts, database_ur
             page.get_by_role('button', name='Refresh').click()
             expect(page.locator('.q-table tbody tr', has_text='from-instance-a')).to_have_count(1)
 
-            page.get_by_role('button', name='Log out').click()
-            page.wait_for_url('**/login*')
+            log_out(page)
             assert not [c for c in page.context.cookies() if c['name'] == COOKIE]
             page.goto(f'{a.url}/audit-logs')
             page.wait_for_url('**/login?redirect_to=*')
