@@ -1,0 +1,82 @@
+"""SQLite connections are pooled: a store call in any thread gets a used connection, with its page cache."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from store.db import SqliteStore, connection, database, open_database
+
+pytestmark = pytest.mark.sqlite_only('the pool is SQLite\'s')
+
+
+def in_thread(fn):
+    result = []
+    thread = threading.Thread(target=lambda: result.append(fn()))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def current() -> int:
+    with connection():
+        database.execute_sql('SELECT count(*) FROM event').fetchone()
+        return id(database.connection())
+
+
+def test_a_connection_is_used_again_by_the_next_thread(database_url):
+    database.close()
+    first = in_thread(current)
+    assert in_thread(current) == first
+    assert current() == first
+
+
+def test_at_most_a_few_connections_stay_open_unused(database_url):
+    database.close()
+    held, release = threading.Barrier(9), threading.Event()
+
+    def hold() -> None:
+        with connection():
+            database.execute_sql('SELECT 1').fetchone()
+            held.wait()
+            release.wait()
+
+    threads = [threading.Thread(target=hold) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    held.wait()  # eight connections in use at once
+    assert len(database.obj._in_use) == 8
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert len(database.obj._in_use) == 0
+    assert len(database.obj._connections) == SqliteStore.IDLE_CONNECTIONS
+
+
+def test_a_transaction_left_open_is_rolled_back_before_the_connection_is_used_again(database_url):
+    database.close()
+
+    def leave_open() -> int:
+        database.connect()
+        database.execute_sql('BEGIN IMMEDIATE')
+        database.execute_sql("INSERT INTO meta (key, value) VALUES ('left', 'open')")
+        raw = database.connection()
+        database.close()
+        return id(raw)
+
+    used = in_thread(leave_open)
+    assert in_thread(current) == used
+    with connection():
+        assert database.execute_sql("SELECT count(*) FROM meta WHERE key = 'left'").fetchone()[0] == 0
+        database.execute_sql("INSERT INTO meta (key, value) VALUES ('next', 'writer')")  # the lock was let go
+
+
+def test_opening_another_database_closes_the_unused_connections_of_the_last(database_url, tmp_path):
+    database.close()
+    old = database.obj
+    in_thread(current)
+    assert old._connections
+    open_database(f'sqlite:///{tmp_path / "other.db"}')
+    assert database.obj is not old
+    assert not old._connections
