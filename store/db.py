@@ -125,8 +125,12 @@ def open_database(url: str) -> peewee.Database:
 
 
 def close_database() -> None:
+    """Close this thread's connection and the unused ones of the pool: a file replaced afterwards at the same
+    path (a restored backup) is then read afresh, not through a connection to the file it replaced."""
     if database.obj is not None and not database.is_closed():
         database.close()
+    if isinstance(database.obj, SqliteStore):
+        database.obj.close_idle()
 
 
 def is_sqlite() -> bool:

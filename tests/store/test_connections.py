@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 
 import pytest
 
-from store.db import SqliteStore, connection, database, open_database
+from store.db import SqliteStore, close_database, connection, database, open_database
+from store.events import EventFilter, Viewer, count_events
 
 pytestmark = pytest.mark.sqlite_only('the pool is SQLite\'s')
 
@@ -80,3 +82,30 @@ def test_opening_another_database_closes_the_unused_connections_of_the_last(data
     open_database(f'sqlite:///{tmp_path / "other.db"}')
     assert database.obj is not old
     assert not old._connections
+
+
+def test_a_file_replaced_after_closing_is_read_afresh(database_url, tmp_path, add_events):
+    """Copying another file over the database (restoring a backup) while the process keeps no connection."""
+    add_events({'timestamp': '2026-10-01T08:00:00Z', 'user': 'alice@acme.io', 'scope': 'Billing',
+                'category': 'Credit', 'action': 'Add Credit', 'target': 'c-1', 'status': 'SUCCESS',
+                'description': 'Added credit'})
+    database.execute_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+    path = tmp_path / 'audit.db'
+    shutil.copyfile(path, tmp_path / 'one-event.db')
+    add_events({'timestamp': '2026-10-02T08:00:00Z', 'user': 'bob@acme.io', 'scope': 'Billing',
+                'category': 'Credit', 'action': 'Add Credit', 'target': 'c-2', 'status': 'SUCCESS',
+                'description': 'Added credit'})
+    assert in_thread(lambda: _count()) == 2
+    close_database()
+    path.unlink()
+    for suffix in ('-wal', '-shm'):
+        (tmp_path / f'audit.db{suffix}').unlink(missing_ok=True)
+    shutil.copyfile(tmp_path / 'one-event.db', path)
+    open_database(database_url)
+    assert in_thread(lambda: _count()) == 1
+    assert _count() == 1
+
+
+def _count() -> int:
+    with connection():
+        return count_events(Viewer.organization(), EventFilter())
