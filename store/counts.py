@@ -13,17 +13,20 @@ sorting, Refresh and live tail then cost no second pass either.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from store import rollup, search_index
 from store.buckets import DAY, UNIT, Unit, choose_unit
-from store.db import database, is_sqlite, read_snapshot
+from store.db import connection, database, is_sqlite, read_snapshot
 from store.query import (
     MIN_INDEXED_TERM,
     EventFilter,
+    Span,
     Viewer,
     normalize_search,
     rollup_where,
@@ -97,25 +100,62 @@ def rollup_total(viewer: Viewer, flt: EventFilter) -> int:
     return total_of(_day_counts(viewer, flt))
 
 
-def _cold(viewer: Viewer, flt: EventFilter, width: int) -> Counts:
+# A keyword's matches outside the names that hold it are each read and checked (about 2 µs a match at 1M
+# events). That work is split by position into PARTS spans counted side by side, each in its own thread and
+# connection: measured at 1M events, 'failed' (70,000 matches) 148 → 77 ms in two parts, 'nb-' (306,000)
+# 335 → 192 ms. Below SPLIT_FROM events a single pass is quick anyway.
+PARTS = min(4, os.cpu_count() or 1)
+SPLIT_FROM = 100_000
+_helpers = ThreadPoolExecutor(max_workers=max(1, PARTS - 1), thread_name_prefix='counts')
+
+
+def _spans(head: int) -> list[Span] | None:
+    """The parts a cold count of a store that ends at `head` is split into; None for one pass."""
+    if PARTS < 2 or head < SPLIT_FROM or not is_sqlite():
+        return None
+    bounds = [head * part // PARTS for part in range(PARTS + 1)]
+    return list(zip(bounds, bounds[1:], strict=False))
+
+
+def _in_parts(count: Callable[[Span | None], Counts], spans: list[Span] | None) -> Counts:
+    """`count` over each span, the first in this thread and the others in helper threads, merged.
+
+    The spans end at the head read in this thread's snapshot and events never change, so each helper's own
+    connection counts the same events this one would."""
+    if not spans:
+        return count(None)
+    others = [_helpers.submit(_with_connection, count, span) for span in spans[1:]]
+    counts = count(spans[0])
+    for other in others:
+        _merge(counts, other.result())
+    return counts
+
+
+def _with_connection(count: Callable[[Span | None], Counts], span: Span) -> Counts:
+    with connection():
+        return count(span)
+
+
+def _cold(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None) -> Counts:
     if searched(flt):
-        return _searched_counts(viewer, flt, width)
+        return _searched_counts(viewer, flt, width, spans)
     if width == DAY:
         return _day_counts(viewer, flt)
     return row_counts(viewer, flt, width)
 
 
-def _searched_counts(viewer: Viewer, flt: EventFilter, width: int) -> Counts:
+def _searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None = None) -> Counts:
     """A keyword found in scope or category names, or in user names (store/search_index.py): the events of
     those pairs are counted as the filter without the keyword (from the daily counts at day width), those
     of those users by the user index, and only the index's other candidates, `term NOT markers`, are
-    read and checked."""
+    read and checked, in `spans` side by side."""
     term = normalize_search(flt.search)
-    if flt.user or not is_sqlite() or len(term) < MIN_INDEXED_TERM:
+    if flt.user or not is_sqlite():
         return row_counts(viewer, flt, width)
-    named = {facet: rows for facet in search_index.FACETS if (rows := search_index.naming(facet, term))}
+    named = {facet: rows for facet in search_index.FACETS if (rows := search_index.naming(facet, term))} \
+        if len(term) >= MIN_INDEXED_TERM else {}
     if not named:
-        return row_counts(viewer, flt, width)
+        return _in_parts(lambda span: row_counts(viewer, flt, width, span=span), spans)
     plain = replace(flt, search='')
     pairs, actors = named.get(PAIR, []), named.get(ACTOR, [])
     counts: Counts = {}
@@ -125,14 +165,22 @@ def _searched_counts(viewer: Viewer, flt: EventFilter, width: int) -> Counts:
     outside = _none_of(PAIR, pairs, 'e')
     if actors:
         _merge(counts, row_counts(viewer, plain, width, extra=_both(_one_of(ACTOR, actors, 'e'), outside)))
-    query = select_events(viewer, flt, narrow_search=False)
-    rest, params = _both(outside, _none_of(ACTOR, actors, 'e'))
+    rest = _both(outside, _none_of(ACTOR, actors, 'e'))
+    match = search_index.candidates_query(term, named)
+    return _merge(counts, _in_parts(lambda span: _candidate_counts(viewer, flt, width, match, rest, span), spans))
+
+
+def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, rest: Clause,
+                      span: Span | None) -> Counts:
+    """The events the index query `match` finds (in `span`) that match `flt` and the `rest` condition."""
+    query = select_events(viewer, flt, narrow_search=False, span=span)
+    within, bounds = (' AND rowid > ? AND rowid <= ?', list(span)) if span else ('', [])
     rows = database.execute_sql(  # the candidates drive the join: scope, time and other indexes would not
         f"SELECT e.ts / ?, count(*), sum(CASE WHEN e.status = 'FAILED' THEN 1 ELSE 0 END) "
-        'FROM (SELECT rowid AS seq FROM event_search WHERE event_search MATCH ?) f CROSS JOIN event e ON e.seq = f.seq '
-        f'WHERE {query.where} AND {rest} GROUP BY 1',
-        [width, search_index.candidates_query(term, named), *query.params, *params])
-    return _merge(counts, ((key, (n - int(failed), int(failed))) for key, n, failed in rows))
+        f'FROM (SELECT rowid AS seq FROM event_search WHERE event_search MATCH ?{within}) f '
+        f'CROSS JOIN event e ON e.seq = f.seq WHERE {query.where} AND {rest[0]} GROUP BY 1',
+        [width, match, *bounds, *query.params, *rest[1]])
+    return {key: (n - int(failed), int(failed)) for key, n, failed in rows}
 
 
 Clause = tuple[str, list]
@@ -191,9 +239,9 @@ def _merge(counts: Counts, more: Iterable[tuple[int, tuple[int, int]]] | Counts)
 
 
 def row_counts(viewer: Viewer, flt: EventFilter, width: int, after: int | None = None,
-               extra: Clause | None = None) -> Counts:
+               extra: Clause | None = None, span: Span | None = None) -> Counts:
     """Matching events grouped by `ts // width` and status, read row by row: only those after seq `after`,
-    and only those the `extra` condition on `e` holds for, when given.
+    only those the `extra` condition on `e` holds for, and only those in `span`, when given.
 
     For the whole organization with no filter but time, each status is read on its own: `status = ? AND
     ts` ranges are served by the (status, ts) index alone, about three times faster than grouping by status.
@@ -206,7 +254,7 @@ def row_counts(viewer: Viewer, flt: EventFilter, width: int, after: int | None =
     counts: Counts = {}
     if (not viewer.is_organization or flt.status or flt.scope or flt.category or flt.workspace or searched(flt)
             or extra):
-        query = select_events(viewer, flt, narrow_search=after is None)  # a few new rows: test them directly
+        query = select_events(viewer, flt, narrow_search=after is None, span=span)  # a few new rows: test them directly
         rows = database.execute_sql(
             f"SELECT e.ts / ?, count(*), sum(CASE WHEN e.status = 'FAILED' THEN 1 ELSE 0 END) FROM event e "
             f'WHERE {query.where}{condition} GROUP BY 1', [width, *query.params, *tail])
@@ -236,6 +284,7 @@ class _KeptCounts:
     def _bring_up_to_date(self, key: tuple, viewer: Viewer, flt: EventFilter, width: int) -> Counts:
         with self._lock:
             known = self._known.get(key)
+        alone = not database.in_transaction()  # else events of this transaction may be unseen by helpers
         with read_snapshot():
             head, head_hash = database.execute_sql(
                 "SELECT coalesce(max(seq), 0), coalesce(max(hash), '') FROM event "
@@ -245,7 +294,7 @@ class _KeptCounts:
                 if known[0] < head:
                     counts = _merge(dict(counts), row_counts(viewer, flt, width, after=known[0]))
             else:
-                counts = _cold(viewer, flt, width)
+                counts = _cold(viewer, flt, width, _spans(head) if alone else None)
         with self._lock:
             self._known[key] = (head, head_hash, counts)
             self._known.move_to_end(key)

@@ -85,16 +85,23 @@ def _visible_facets(viewer: Viewer, flt: EventFilter, table: str) -> tuple[list[
     return clauses, params
 
 
-def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = True) -> Query:
+Span = tuple[int, int]  # the events at positions lo < seq <= hi
+
+
+def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = True, span: Span | None = None) -> Query:
     """The WHERE clause of every read: the viewer's visibility first, then the filter.
 
     With `narrow_search` off, a search is tested row by row without the trigram index: faster when
-    a page of newest matches of a common term is found after a few hundred rows in time order.
+    a page of newest matches of a common term is found after a few hundred rows in time order. With a
+    `span`, only the events at those positions (store/counts.py counts a store in parts side by side).
     """
     facets = _visible_facets(viewer, flt, 'e')
     if facets is None:
         return Query('0 = 1')
     clauses, params = facets
+    if span:
+        clauses.append('e.seq > ? AND e.seq <= ?')
+        params += span
     if flt.user:
         clauses.append('e.actor = ?')
         params.append(flt.user)
@@ -102,8 +109,9 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
     term = normalize_search(flt.search)
     if term:
         if narrow_search and len(term) >= MIN_INDEXED_TERM and is_sqlite():
-            clauses.append('e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH ?)')
-            params.append(trigram_query(term))
+            clauses.append('e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH ?'
+                           + (' AND rowid > ? AND rowid <= ?)' if span else ')'))
+            params += [trigram_query(term), *(span or ())]
         # PostgreSQL: LIKE with the trigram GIN index; it chooses between index and time order itself.
         clauses.append(substring_clause('e.search_text'))
         params.append(substring_param(term))

@@ -87,7 +87,17 @@ def reference_search(events: list[dict], term: str) -> list[str]:
     return [e['id'] for e in events if any(needle in e[f].lower() for f in fields)]
 
 
-def test_search_equals_the_plain_substring_meaning_for_every_kind_of_term(sample):
+@pytest.fixture(params=[1, 3], ids=['one pass', 'three parts'])
+def parts(request, monkeypatch) -> int:
+    """Cold counts in one pass, or split into three spans counted side by side (store/counts.py)."""
+    from store import counts
+
+    monkeypatch.setattr(counts, 'PARTS', request.param)
+    monkeypatch.setattr(counts, 'SPLIT_FROM', 0)
+    return request.param
+
+
+def test_search_equals_the_plain_substring_meaning_for_every_kind_of_term(sample, parts):
     """Pages and totals alike, including terms inside scope and category names, whose events are
     counted from the daily counts."""
     everything = find_events(ORG, EventFilter(), limit=100).events
@@ -265,7 +275,7 @@ def test_deep_pages_placed_by_the_daily_counts_equal_the_plain_slice(add_events,
     assert events._seek_by_day(ORG, EventFilter(), Sort('user'), 40) is None
 
 
-def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add_events):
+def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add_events, parts):
     """A term held by scope or category names, or by users: those events come from the daily counts and
     the user index, the others from the index's candidates outside them; every total and the timeline
     equal the plain count of rows, before and after new events, and for events without markers."""
@@ -313,3 +323,28 @@ def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add
     spread('c', 30)
     counts._kept.clear()
     check()
+
+
+@pytest.mark.parametrize('term', ['gpu', 'ready', 'ai'])
+def test_a_count_inside_a_transaction_includes_its_own_events(add_events, parts, term):
+    """Helper threads read committed events only: a count in a transaction that appended is not split."""
+    from store import counts
+    from store.db import write_transaction
+
+    add_events(*[event(id=f'a{i}', description=f'gpu ready {i}') for i in range(5)])
+    with write_transaction():
+        add_events(*[event(id=f'b{i}', description=f'gpu ready {i}') for i in range(4)])
+        counts._kept.clear()
+        assert count_events(ORG, EventFilter(search=term)) == 9
+    assert count_events(ORG, EventFilter(search=term)) == 9
+
+
+@pytest.mark.sqlite_only('only SQLite counts are split')
+def test_the_parts_of_a_count_cover_the_store_once(monkeypatch):
+    from store import counts
+
+    monkeypatch.setattr(counts, 'PARTS', 3)
+    monkeypatch.setattr(counts, 'SPLIT_FROM', 10)
+    assert counts._spans(9) is None
+    assert counts._spans(10) == [(0, 3), (3, 6), (6, 10)]
+    assert counts._spans(1_000_001) == [(0, 333_333), (333_333, 666_667), (666_667, 1_000_001)]
