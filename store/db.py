@@ -33,9 +33,10 @@ class SqliteStore(PooledSqliteDatabase):
 
     Each store call in the app runs in a worker thread that takes a connection for the call only (ui/db.py).
     A new connection starts with an empty cache and reads every page it needs from the operating system:
-    measured at 1,000,000 events, a search for 'notebook' with its total took 53 ms on a new connection
-    against 38 on a used one. Connections go back to a pool instead, and are shared by threads one at a
-    time; at most IDLE_CONNECTIONS stay open unused (each may hold up to `cache_size` of pages).
+    measured at 1,000,000 events, a search for 'notebook' with its total took 54 ms on a new connection
+    against 41 on a used one (counted in one pass). Connections go back to a pool instead, and are shared
+    by threads one at a time; at most IDLE_CONNECTIONS stay open unused (each may hold up to `cache_size`
+    of pages).
     """
 
     IDLE_CONNECTIONS = 4
