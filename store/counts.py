@@ -22,7 +22,7 @@ from dataclasses import replace
 
 from store import rollup, search_index
 from store.buckets import DAY, UNIT, Unit, choose_unit
-from store.db import connection, database, is_sqlite, read_snapshot
+from store.db import database, is_sqlite, read_snapshot, with_connection
 from store.query import (
     MIN_INDEXED_TERM,
     EventFilter,
@@ -124,16 +124,11 @@ def _in_parts(count: Callable[[Span | None], Counts], spans: list[Span] | None) 
     connection counts the same events this one would."""
     if not spans:
         return count(None)
-    others = [_helpers.submit(_with_connection, count, span) for span in spans[1:]]
+    others = [_helpers.submit(with_connection, count, span) for span in spans[1:]]
     counts = count(spans[0])
     for other in others:
         _merge(counts, other.result())
     return counts
-
-
-def _with_connection(count: Callable[[Span | None], Counts], span: Span) -> Counts:
-    with connection():
-        return count(span)
 
 
 def _cold(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None) -> Counts:

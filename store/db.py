@@ -7,9 +7,9 @@ import heapq
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import peewee
@@ -17,6 +17,7 @@ from playhouse import db_url
 from playhouse.pool import PooledSqliteDatabase
 
 database = peewee.DatabaseProxy()
+T = TypeVar('T')
 
 SQLITE_PRAGMAS = {
     'journal_mode': 'wal',
@@ -209,6 +210,12 @@ def connection() -> Iterator[None]:
             yield
     else:
         yield
+
+
+def with_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` on this thread's connection, opened for the call unless one is open already."""
+    with connection():
+        return fn(*args, **kwargs)
 
 
 def redact(url: str) -> str:

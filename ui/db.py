@@ -7,21 +7,16 @@ from typing import Any, TypeVar
 
 from nicegui import run
 
-from store.db import connection
+from store.db import with_connection
 
 T = TypeVar('T')
 
 
-def _with_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    with connection():
-        return fn(*args, **kwargs)
-
-
 async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`await call(store_function, ...)`: the store function runs in a worker thread."""
-    return await run.io_bound(_with_connection, fn, *args, **kwargs)
+    return await run.io_bound(with_connection, fn, *args, **kwargs)
 
 
 def call_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """For code that already runs in a worker thread (FastAPI's sync routes)."""
-    return _with_connection(fn, *args, **kwargs)
+    return with_connection(fn, *args, **kwargs)
