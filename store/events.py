@@ -99,8 +99,8 @@ def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: i
                      total, (viewer, flt))
         rows.reverse()
     else:
-        query = select_events(viewer, flt, narrow_search=not is_common_term(flt.search, total, offset))
-        rows = _page(query, sort, offset, limit, total, (viewer, flt))
+        narrow = sort.column == 'timestamp' or not is_common_term(flt.search, total, offset)
+        rows = _page(select_events(viewer, flt, narrow_search=narrow), sort, offset, limit, total, (viewer, flt))
     return EventPage([_event(row) for row in rows], total, offset)
 
 
@@ -119,12 +119,15 @@ SORT_TABLE_FROM_FACETS = 2_000
 WALK_SECONDS = 0.04
 SORT_SECONDS_PER_MATCH = 3e-6
 SCAN_SECONDS_PER_EVENT = 0.45e-6
+WALK_SECONDS_PER_EVENT = 1e-6  # an event read in an index's time order and tested
 
 
 def _page(query: Query, sort: Sort, offset: int, limit: int, matches: int = 0,
           view: tuple[Viewer, EventFilter] | None = None) -> list[tuple]:
-    if view is None or sort.column == 'timestamp' or not is_sqlite():
+    if view is None or not is_sqlite():
         return _in_order(query, sort, offset, limit)
+    if sort.column == 'timestamp':
+        return _in_time_order(query, sort, offset, limit, matches, view)
     viewer, flt = view
     searched = bool(normalize_search(flt.search) or flt.user)
     tabled = sort.column in sort_index.TABLES and matches >= (SORT_TABLE_FROM if searched else SORT_TABLE_FROM_FACETS)
@@ -142,6 +145,32 @@ def _page(query: Query, sort: Sort, offset: int, limit: int, matches: int = 0,
     except OutOfTime:
         sorted_query = select_events(viewer, flt, narrow_search=through_index <= scan)
         return _in_order(sorted_query, sort, offset, limit, by_index=False)
+
+
+def _in_time_order(query: Query, sort: Sort, offset: int, limit: int, matches: int,
+                   view: tuple[Viewer, EventFilter]) -> list[tuple]:
+    """A page of a keyword's matches in time order.
+
+    Walking the view (the filter without the keyword) in time order and testing each event reaches the page
+    after about (offset + limit) × events in the view / matches events; finding every match through the search
+    index and sorting them costs about 3 µs a match. The walk is tried when it should cost less, within the
+    time the other way takes, since matches may gather far from the start. Measured at 1M events, 'failed'
+    (11,320 matches) for a Workspace Admin: 126 ms through the index, 0.6 ms walking.
+    """
+    viewer, flt = view
+    through_index = matches * SORT_SECONDS_PER_MATCH
+    # a walk reads at least the events up to the page's end: with fewer matches the view is not even counted
+    shortest_walk = (offset + limit) * WALK_SECONDS_PER_EVENT
+    if len(normalize_search(flt.search)) >= MIN_INDEXED_TERM and shortest_walk < through_index:
+        plain = replace(flt, search='')
+        in_view = count_events(viewer, plain) if flt.user else rollup_total(viewer, plain)
+        if (offset + limit) * in_view / matches * WALK_SECONDS_PER_EVENT < through_index:
+            try:
+                with time_limit(max(WALK_SECONDS, through_index)):
+                    return _in_order(select_events(viewer, flt, narrow_search=False), sort, offset, limit)
+            except OutOfTime:
+                pass
+    return _in_order(query, sort, offset, limit)
 
 
 def _in_order(query: Query, sort: Sort, offset: int, limit: int, by_index: bool = True) -> list[tuple]:

@@ -1,9 +1,12 @@
 """The one query: visibility, every filter, search semantics, sorting, totals and iteration."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from store.db import OutOfTime
 from store.events import EventFilter, Sort, Viewer, count_events, events_before, find_events, iter_events
 from tests.conftest import event, utc
 
@@ -200,20 +203,73 @@ def test_event_fields_round_trip(add_events):
 
 
 @pytest.mark.sqlite_only  # an SQLite FTS5 plan choice; PostgreSQL's planner makes it
-def test_common_terms_walk_time_order_with_the_same_results(add_events, monkeypatch):
+def test_common_terms_walk_another_columns_order_with_the_same_results(add_events, monkeypatch):
     import store.events as events
 
     base = utc(2026, 3, 1)
     add_events(*[event(id=f'c{i}', timestamp=(base + timedelta(minutes=(i * 37) % 101)).isoformat(),
+                       action=('Start Notebook', 'Stop Notebook', 'Add Credit')[i % 3],
                        description='gpu notebook' if i % 3 else 'cpu only') for i in range(101)])
-    expected = {term: [e['id'] for e in find_events(ORG, EventFilter(search=term), limit=20, offset=5).events]
+    sort = Sort('action', False)
+    expected = {term: [e['id'] for e in find_events(ORG, EventFilter(search=term), sort, limit=20, offset=5).events]
                 for term in ('notebook', 'cpu', 'gpu n')}
     monkeypatch.setattr(events, 'COMMON_MATCHES', 10)
     assert events.is_common_term('notebook', 67, 0)
     assert not events.is_common_term('nb', 67, 0)
     for term, ids_ in expected.items():
-        page = find_events(ORG, EventFilter(search=term), limit=20, offset=5)
+        page = find_events(ORG, EventFilter(search=term), sort, limit=20, offset=5)
         assert [e['id'] for e in page.events] == ids_
+
+
+def _searched_in_python(viewer: Viewer, flt: EventFilter, descending: bool) -> list[str]:
+    """The matches of `flt`'s keyword among the view's events, tested in Python, in time order."""
+    term = flt.search.lower()
+    view = [e for e in iter_events(viewer, EventFilter(**{**flt.__dict__, 'search': ''}), Sort('timestamp', False))
+            if any(term in str(e[field]).lower()
+                   for field in ('scope', 'category', 'user', 'action', 'target', 'description'))]
+    view.sort(key=lambda e: (e['timestamp'], e['seq']), reverse=descending)
+    return [e['id'] for e in view]
+
+
+@pytest.mark.sqlite_only  # an SQLite FTS5 plan choice; PostgreSQL's planner makes it
+@pytest.mark.parametrize('way', ['walked', 'walk out of time', 'through the index'])
+def test_searched_pages_in_time_order_are_the_same_walked_or_through_the_index(add_events, monkeypatch, way):
+    """A keyword's page in time order, found by walking the view or through the search index (store/events.py
+    `_in_time_order`), and after a walk that runs out of time, is exactly the slice of the whole order."""
+    import store.events as events
+
+    base = utc(2026, 3, 1)
+    add_events(*[event(id=f'w{i}', timestamp=(base + timedelta(minutes=(i * 37) % 120)).isoformat(),
+                       user=('ann@acme.io', 'bob@acme.io')[i % 2], workspace=('alpha', 'beta', None)[i % 3],
+                       scope='Billing' if i % 4 == 0 else 'Service', category='Credit' if i % 4 == 0 else 'AI Notebook',
+                       status='FAILED' if i % 5 == 0 else 'SUCCESS',
+                       description='gpu failed' if i % 7 < 2 else 'cpu only') for i in range(120)])
+    walks = []
+    limit = events.time_limit
+
+    @contextmanager
+    def counted(seconds: float) -> Iterator[None]:
+        walks.append(seconds)
+        if way == 'walk out of time':
+            raise OutOfTime('interrupted')
+        with limit(seconds):
+            yield
+
+    monkeypatch.setattr(events, 'time_limit', counted)
+    monkeypatch.setattr(events, 'WALK_SECONDS_PER_EVENT', 1.0 if way == 'through the index' else 0.0)
+    filters = [EventFilter(search='failed'), EventFilter(search='gpu f'), EventFilter(search='cpu', user='bob@acme.io'),
+               EventFilter(search='failed', scope='Service'), EventFilter(search='only', status='FAILED'),
+               EventFilter(search='failed', since=base + timedelta(minutes=30), until=base + timedelta(minutes=90))]
+    for viewer in (ORG, Viewer.of_workspaces('a', {'alpha'})):
+        for flt in filters:
+            for descending in (True, False):
+                whole = _searched_in_python(viewer, flt, descending)
+                assert whole, (viewer, flt)
+                for offset in range(0, len(whole) + 7, 7):
+                    page = find_events(viewer, flt, Sort('timestamp', descending), offset=offset, limit=7)
+                    assert page.total == len(whole)
+                    assert [e['id'] for e in page.events] == whole[offset:offset + 7], (viewer.name, flt, offset)
+    assert bool(walks) == (way != 'through the index')
 
 
 def test_kept_counts_stay_exact_as_events_arrive(add_events):
