@@ -1,4 +1,5 @@
-"""SQLite connections are pooled: a store call in any thread gets a used connection, with its page cache."""
+"""Connections are pooled: a store call in any thread gets a used connection (SQLite: with its page cache;
+PostgreSQL: without starting a server process)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import threading
 
 import pytest
 
-from store.db import SqliteStore, close_database, connection, database, open_database
+from store.db import SqliteStore, close_database, connection, database, is_sqlite, open_database
 from store.events import EventFilter, Viewer, count_events
-
-pytestmark = pytest.mark.sqlite_only('the pool is SQLite\'s')
 
 
 def in_thread(fn):
@@ -27,14 +26,14 @@ def current() -> int:
         return id(database.connection())
 
 
-def test_a_connection_is_used_again_by_the_next_thread(database_url):
+def test_a_connection_is_used_again_by_the_next_thread(engine):
     database.close()
     first = in_thread(current)
     assert in_thread(current) == first
     assert current() == first
 
 
-def test_at_most_a_few_connections_stay_open_unused(database_url):
+def test_at_most_a_few_connections_stay_open_unused(engine):
     database.close()
     held, release = threading.Barrier(9), threading.Event()
 
@@ -56,12 +55,12 @@ def test_at_most_a_few_connections_stay_open_unused(database_url):
     assert len(database.obj._connections) == SqliteStore.IDLE_CONNECTIONS
 
 
-def test_a_transaction_left_open_is_rolled_back_before_the_connection_is_used_again(database_url):
+def test_a_transaction_left_open_is_rolled_back_before_the_connection_is_used_again(engine):
     database.close()
 
     def leave_open() -> int:
         database.connect()
-        database.execute_sql('BEGIN IMMEDIATE')
+        database.execute_sql('BEGIN IMMEDIATE' if is_sqlite() else 'BEGIN')
         database.execute_sql("INSERT INTO meta (key, value) VALUES ('left', 'open')")
         raw = database.connection()
         database.close()
@@ -74,6 +73,7 @@ def test_a_transaction_left_open_is_rolled_back_before_the_connection_is_used_ag
         database.execute_sql("INSERT INTO meta (key, value) VALUES ('next', 'writer')")  # the lock was let go
 
 
+@pytest.mark.sqlite_only('opens a second SQLite file')
 def test_opening_another_database_closes_the_unused_connections_of_the_last(database_url, tmp_path):
     database.close()
     old = database.obj
@@ -84,6 +84,7 @@ def test_opening_another_database_closes_the_unused_connections_of_the_last(data
     assert not old._connections
 
 
+@pytest.mark.sqlite_only('replaces the SQLite file')
 def test_a_file_replaced_after_closing_is_read_afresh(database_url, tmp_path, add_events):
     """Copying another file over the database (restoring a backup) while the process keeps no connection."""
     add_events({'timestamp': '2026-10-01T08:00:00Z', 'user': 'alice@acme.io', 'scope': 'Billing',
@@ -104,6 +105,29 @@ def test_a_file_replaced_after_closing_is_read_afresh(database_url, tmp_path, ad
     open_database(database_url)
     assert in_thread(lambda: _count()) == 1
     assert _count() == 1
+
+
+def test_a_pooled_postgresql_connection_whose_session_ended_is_replaced(engine):
+    """A server restart or an administrator ending sessions must not fail the next store call."""
+    if engine != 'postgresql':
+        pytest.skip('PostgreSQL sessions')
+    import psycopg2
+
+    database.close()
+    first = in_thread(_backend)
+    assert in_thread(_backend) == first  # the pooled connection, used again
+    admin = psycopg2.connect(dbname=database.obj.database, **database.obj.connect_params)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute('SELECT pg_terminate_backend(%s)', (first,))
+    admin.close()
+    assert in_thread(_count) == 0
+    assert in_thread(_backend) != first
+
+
+def _backend() -> int:
+    with connection():
+        return database.execute_sql('SELECT pg_backend_pid()').fetchone()[0]
 
 
 def _count() -> int:
