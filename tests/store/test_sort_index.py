@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 
 from store import events as events_module
 from store import sort_index
-from store.db import OutOfTime, database, time_limit, write_transaction
+from store.db import database, write_transaction
 from store.events import EventFilter, Sort, Viewer, find_events
 from tests.conftest import event, raw_sql, utc
 
@@ -52,10 +50,8 @@ FILTERS = [EventFilter(), EventFilter(scope='Service'), EventFilter(status='FAIL
            EventFilter(since=utc(2026, 3, 1, 0, 10), until=utc(2026, 3, 1, 0, 30), status='SUCCESS')]
 
 
-@contextmanager
-def _out_of_time(seconds: float) -> Iterator[None]:
-    raise OutOfTime('interrupted')
-    yield
+def _other_way_only(here, elsewhere, seconds, head_start):
+    return elsewhere()
 
 
 @pytest.mark.parametrize(('walk_from', 'lost_pairs', 'slow'), [
@@ -66,7 +62,7 @@ def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeyp
     monkeypatch.setattr(events_module, 'SORT_TABLE_FROM', walk_from)
     monkeypatch.setattr(events_module, 'SORT_TABLE_FROM_FACETS', walk_from)
     if slow:
-        monkeypatch.setattr(events_module, 'time_limit', _out_of_time)
+        monkeypatch.setattr(events_module, 'first_done', _other_way_only)
     walks = []
     page_sql = sort_index.page_sql
     monkeypatch.setattr(sort_index, 'page_sql', lambda *args: walks.append(args) or page_sql(*args))
@@ -145,14 +141,3 @@ def test_the_idle_fill_gives_way_to_another_writer(add_events, monkeypatch, data
         other.execute('ROLLBACK')
         other.close()
     assert sort_index.flush_when_idle(10) == (10, 10)
-
-
-def test_a_statement_out_of_time_is_interrupted_and_the_connection_goes_on():
-    slow = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n'
-    with pytest.raises(OutOfTime):
-        with time_limit(0.05):
-            database.execute_sql(slow).fetchall()  # never ends by itself
-    finite = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) FROM n'
-    assert database.execute_sql(finite).fetchone() == (300000,)  # no handler left behind to interrupt it
-    with time_limit(5):
-        assert database.execute_sql(finite).fetchone() == (300000,)
