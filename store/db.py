@@ -18,6 +18,8 @@ import peewee
 from playhouse import db_url
 from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
 
+from store.wal import FALLBACK_PAGES, Checkpointer
+
 database = peewee.DatabaseProxy()
 T = TypeVar('T')
 
@@ -27,7 +29,7 @@ SQLITE_PRAGMAS = {
     'foreign_keys': 1,
     'synchronous': 'normal',
     'cache_size': -65536,
-    'wal_autocheckpoint': 10000,
+    'wal_autocheckpoint': FALLBACK_PAGES,  # the background checkpoints do the rest (store/wal.py)
 }
 
 
@@ -60,6 +62,11 @@ class SqliteStore(_FewIdle, PooledSqliteDatabase):
 
     def __init__(self, path: str) -> None:
         super().__init__(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, max_connections=None)
+        self.checkpointer = Checkpointer(Path(path))
+
+    def close_idle(self) -> None:
+        super().close_idle()
+        self.checkpointer.stop()
 
 
 class PostgresStore(_FewIdle, PooledPostgresqlDatabase):
@@ -219,10 +226,24 @@ def write_transaction() -> Iterator[None]:
     if is_sqlite():
         with database.atomic('IMMEDIATE'):
             yield
+        if isinstance(database.obj, SqliteStore):
+            database.obj.checkpointer.committed()
         return
     with database.atomic():
         database.execute_sql('SELECT pg_advisory_xact_lock(?)', (WRITE_LOCK,))
         yield
+
+
+def empty_log() -> None:
+    """SQLite: copy the whole write-ahead log into the database file and empty it, e.g. before the file alone
+    is copied. SQLite refuses a checkpoint while another runs, so the background one is stopped first (the
+    next commit starts it again)."""
+    if not isinstance(database.obj, SqliteStore):
+        return
+    database.obj.checkpointer.stop()
+    busy, _, _ = database.execute_sql('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()
+    if busy:
+        raise StoreError('the write-ahead log could not be emptied: a read or a checkpoint is under way')
 
 
 WRITE_LOCK = 0x41554449  # any constant every instance shares ("AUDI")

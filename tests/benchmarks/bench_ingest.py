@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 
 from store.chain import verify
-from store.db import close_database, connection, database, open_database
+from store.db import close_database, connection, empty_log, open_database
 from store.events import EventFilter, Viewer, count_events
 from store.seed import demo_events
 from store.timefmt import iso
@@ -88,7 +88,7 @@ def connection_to(path: Path) -> Iterator[None]:
     open_database(f'sqlite:///{path}')
     try:
         with connection():
-            database.execute_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+            empty_log()
             yield
     finally:
         close_database()

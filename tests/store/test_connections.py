@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from store.db import SqliteStore, close_database, connection, database, first_done, is_sqlite, open_database
+from store.db import SqliteStore, close_database, connection, database, empty_log, first_done, is_sqlite, open_database
 from store.events import EventFilter, Viewer, count_events
 
 
@@ -90,7 +90,7 @@ def test_a_file_replaced_after_closing_is_read_afresh(database_url, tmp_path, ad
     add_events({'timestamp': '2026-10-01T08:00:00Z', 'user': 'alice@acme.io', 'scope': 'Billing',
                 'category': 'Credit', 'action': 'Add Credit', 'target': 'c-1', 'status': 'SUCCESS',
                 'description': 'Added credit'})
-    database.execute_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+    empty_log()
     path = tmp_path / 'audit.db'
     shutil.copyfile(path, tmp_path / 'one-event.db')
     add_events({'timestamp': '2026-10-02T08:00:00Z', 'user': 'bob@acme.io', 'scope': 'Billing',
