@@ -101,7 +101,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run(events: int, clients: int, workdir: Path, base: Path | None = None, traffic: str = 'backfill') -> None:
-    path = workdir / f'bench-{clients}.db'
+    path = workdir / f'bench-{traffic}-{clients}.db'  # a URL of its own: open_database keeps the last one open
     if base is not None:  # start from a copy of a full store, e.g. the 1M-event benchmark database
         with connection_to(base):
             pass  # brings it to this release's schema before copying
@@ -148,7 +148,8 @@ def main() -> None:
         for traffic in args.traffic:
             for clients in args.clients:
                 run(args.events, clients, Path(tmp), args.base, traffic)
-                (Path(tmp) / f'bench-{clients}.db').unlink()
+                for suffix in ('', '-wal', '-shm'):
+                    (Path(tmp) / f'bench-{traffic}-{clients}.db{suffix}').unlink(missing_ok=True)
 
 
 if __name__ == '__main__':
