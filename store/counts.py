@@ -109,12 +109,39 @@ SPLIT_FROM = 100_000
 _helpers = ThreadPoolExecutor(max_workers=max(1, PARTS - 1), thread_name_prefix='counts')
 
 
-def _spans(head: int) -> list[Span] | None:
-    """The parts a cold count of a store that ends at `head` is split into; None for one pass."""
-    if PARTS < 2 or head < SPLIT_FROM or not is_sqlite():
-        return None
-    bounds = [head * part // PARTS for part in range(PARTS + 1)]
+def _spans(low: int, head: int) -> list[Span] | None:
+    """The parts a cold count of the events at positions low < seq <= head is split into; None for the whole
+    store in one pass."""
+    if PARTS < 2 or head - low < SPLIT_FROM or not is_sqlite():
+        return [(low, head)] if low else None
+    bounds = [low + (head - low) * part // PARTS for part in range(PARTS + 1)]
     return list(zip(bounds, bounds[1:], strict=False))
+
+
+# Events arrive about in time order, so those of a recent range hold the last positions: a keyword's
+# candidates at positions before the range's first event need not be read. Finding that position walks the
+# range in the time index (about 0.06 µs an event, against about 2 µs a candidate read), so it is done for
+# ranges of at most RANGE_SHARE of the events. Measured at 1M events (90 days), counts over the last 7 days:
+# 'failed' 78 → 14 ms, 'nb-' 147 → 29, 'h1' (below the index, every event tested) 129 → 35; the position
+# itself costs about 4 ms.
+RANGE_SHARE = 0.25
+
+
+def _before_range(flt: EventFilter, head: int) -> int:
+    """The position before the first one (seq) an event of the filter's range holds, when the range starts
+    recently enough for this to pay (see RANGE_SHARE); else 0. Positions are not in time order (back-filled
+    history comes late), so this is the least position of all the range's events."""
+    if not flt.since or not searched(flt) or not is_sqlite():
+        return 0
+    since = to_millis(flt.since)
+    recent, stored = database.execute_sql(
+        'SELECT coalesce(sum(CASE WHEN day >= ? THEN n ELSE 0 END), 0), coalesce(sum(n), 0) FROM event_count',
+        (since // DAY,)).fetchone()
+    if not stored or recent > stored * RANGE_SHARE:
+        return 0
+    first = database.execute_sql(  # else the least position is sought from the first one, reading most events
+        'SELECT min(seq) FROM event INDEXED BY event_ts WHERE ts >= ?', (since,)).fetchone()[0]
+    return head if first is None else first - 1
 
 
 def _in_parts(count: Callable[[Span | None], Counts], spans: list[Span] | None) -> Counts:
@@ -289,7 +316,8 @@ class _KeptCounts:
                 if known[0] < head:
                     counts = _merge(dict(counts), row_counts(viewer, flt, width, after=known[0]))
             else:
-                counts = _cold(viewer, flt, width, _spans(head) if alone else None)
+                low = min(_before_range(flt, head), head)
+                counts = _cold(viewer, flt, width, _spans(low, head) if alone else ([(low, head)] if low else None))
         with self._lock:
             self._known[key] = (head, head_hash, counts)
             self._known.move_to_end(key)

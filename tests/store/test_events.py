@@ -394,6 +394,33 @@ def test_the_parts_of_a_count_cover_the_store_once(monkeypatch):
 
     monkeypatch.setattr(counts, 'PARTS', 3)
     monkeypatch.setattr(counts, 'SPLIT_FROM', 10)
-    assert counts._spans(9) is None
-    assert counts._spans(10) == [(0, 3), (3, 6), (6, 10)]
-    assert counts._spans(1_000_001) == [(0, 333_333), (333_333, 666_667), (666_667, 1_000_001)]
+    assert counts._spans(0, 9) is None
+    assert counts._spans(0, 10) == [(0, 3), (3, 6), (6, 10)]
+    assert counts._spans(0, 1_000_001) == [(0, 333_333), (333_333, 666_667), (666_667, 1_000_001)]
+    assert counts._spans(5, 14) == [(5, 14)]  # a range's positions only, fewer than SPLIT_FROM: one pass
+    assert counts._spans(900_000, 1_000_001) == [(900_000, 933_333), (933_333, 966_667), (966_667, 1_000_001)]
+
+
+@pytest.mark.parametrize('share', [0.25, 1.0])
+def test_a_recent_range_is_counted_from_its_least_position_exactly(add_events, parts, monkeypatch, share):
+    """A keyword over a recent range is counted from the least position an event of the range holds; positions
+    follow arrival, not time (history back-filled late, events stamped ahead), so earlier events by time may
+    hold later positions and the other way round."""
+    from store import counts
+
+    monkeypatch.setattr(counts, 'RANGE_SHARE', share)
+    now = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    order = [i * 37 % 100 for i in range(100)]  # 0..99 in no time order: event k is 9k hours old
+
+    def text(k: int) -> str:
+        return f'disk {"failed" if k % 3 == 0 else "ok"} {k}'
+
+    for batch in range(4):
+        add_events(*[event(id=f'p{k}', timestamp=(now - timedelta(hours=9 * k)).isoformat(), description=text(k),
+                           status='FAILED' if k % 3 == 0 else 'SUCCESS') for k in order[batch * 25:batch * 25 + 25]])
+    for hours in (-1, 0, 5, 30, 100, 300, 1000):
+        for term in ('failed', 'disk', 'ok 1', 'fa'):
+            flt = EventFilter(search=term, since=now - timedelta(hours=hours))
+            expected = sum(1 for k in range(100) if 9 * k <= hours and term in text(k))
+            counts._kept.clear()
+            assert count_events(ORG, flt) == expected, (term, hours)
