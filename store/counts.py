@@ -28,6 +28,7 @@ from store.query import (
     EventFilter,
     Span,
     Viewer,
+    index_query,
     normalize_search,
     rollup_where,
     select_events,
@@ -197,11 +198,12 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
     """The events the index query `match` finds (in `span`) that match `flt` and the `rest` condition."""
     query = select_events(viewer, flt, narrow_search=False, span=span)
     within, bounds = (' AND rowid > ? AND rowid <= ?', list(span)) if span else ('', [])
+    match_sql, match_params = index_query('?', [match], viewer, flt)
     rows = database.execute_sql(  # the candidates drive the join: scope, time and other indexes would not
         f"SELECT e.ts / ?, count(*), sum(CASE WHEN e.status = 'FAILED' THEN 1 ELSE 0 END) "
-        f'FROM (SELECT rowid AS seq FROM event_search WHERE event_search MATCH ?{within}) f '
+        f'FROM (SELECT rowid AS seq FROM event_search WHERE event_search MATCH {match_sql}{within}) f '
         f'CROSS JOIN event e ON e.seq = f.seq WHERE {query.where} AND {rest[0]} GROUP BY 1',
-        [width, match, *bounds, *query.params, *rest[1]])
+        [width, *match_params, *bounds, *query.params, *rest[1]])
     return {key: (n - int(failed), int(failed)) for key, n, failed in rows}
 
 

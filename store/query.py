@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from store import search_index
 from store.db import is_sqlite
 from store.dialect import substring_clause, substring_param
 from store.timefmt import to_millis
@@ -109,13 +110,24 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
     term = normalize_search(flt.search)
     if term:
         if narrow_search and len(term) >= MIN_INDEXED_TERM and is_sqlite():
-            clauses.append('e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH ?'
+            match, match_params = index_query('?', [trigram_query(term)], viewer, flt)
+            clauses.append(f'e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH {match}'
                            + (' AND rowid > ? AND rowid <= ?)' if span else ')'))
-            params += [trigram_query(term), *(span or ())]
+            params += [*match_params, *(span or ())]
         # PostgreSQL: LIKE with the trigram GIN index; it chooses between index and time order itself.
         clauses.append(substring_clause('e.search_text'))
         params.append(substring_param(term))
     return Query(' AND '.join(clauses) or '1 = 1', params)
+
+
+def index_query(match_sql: str, match_params: list[Any], viewer: Viewer, flt: EventFilter) -> tuple[str, list[Any]]:
+    """A trigram index query (SQL of a string, and its parameters) narrowed to the workspaces the viewer or the
+    filter limits the read to, by their markers (store/search_index.py)."""
+    names = [flt.workspace] if flt.workspace else sorted(viewer.workspaces or ())
+    if not names or len(names) > search_index.MAX_WORKSPACES:
+        return match_sql, match_params
+    narrowed, names = search_index.in_workspaces(match_sql, names)
+    return narrowed, [*match_params, *names]
 
 
 def add_time_range(flt: EventFilter, table: str, clauses: list[str], params: list[Any]) -> None:

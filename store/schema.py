@@ -175,16 +175,21 @@ V8_SEARCH_MERGE = [
 
 # Each event's entry in the trigram index carries markers of its (scope, category) pair and of its
 # user (store/search_index.py): the index is filled again, about 10 s per million events.
-V9_SEARCH_MARKERS = [SqliteOnly(sql) for sql in (*search_index.CREATE, *search_index.REINDEX)]
+V9_SEARCH_MARKERS = [SqliteOnly(sql) for sql in (*search_index.CREATE, *search_index.REINDEX_V9)]
 
 # Sorting by target or description walks a table filled in large steps instead of an index kept by every
 # append (store/sort_index.py); the (target, ts) index goes. About 3 s per million events.
 V10_SORT_TABLES = [SqliteOnly(sql) for sql in (*sort_index.CREATE, 'DROP INDEX event_target_ts')]
 
+# Each entry of the trigram index also carries a marker of the event's workspace, so a Workspace Admin's search
+# reads only their workspaces' candidates (store/search_index.py): the index is filled again, about 11 s per
+# million events.
+V11_WORKSPACE_MARKERS = [SqliteOnly(sql) for sql in search_index.REINDEX]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
-                                   _run(V10_SORT_TABLES)]
+                                   _run(V10_SORT_TABLES), _run(V11_WORKSPACE_MARKERS)]
 LATEST = len(STEPS)
 
 

@@ -424,3 +424,36 @@ def test_a_recent_range_is_counted_from_its_least_position_exactly(add_events, p
             expected = sum(1 for k in range(100) if 9 * k <= hours and term in text(k))
             counts._kept.clear()
             assert count_events(ORG, flt) == expected, (term, hours)
+
+
+@pytest.mark.parametrize('most', [50, 0], ids=['narrowed by markers', 'too many workspaces to narrow'])
+def test_a_workspace_admins_search_reads_only_their_workspaces_candidates(add_events, parts, monkeypatch, most):
+    """Each entry of the trigram index carries a marker of its event's workspace: the search of a Workspace
+    Admin, or of a workspace filter, reads only those workspaces' candidates, and finds exactly the events
+    holding the term that the reader may see."""
+    from store import search_index
+    from store.db import database, is_sqlite
+    from store.query import index_query, trigram_query
+
+    monkeypatch.setattr(search_index, 'MAX_WORKSPACES', most)
+    places = ['alpha', 'beta', 'gamma', None]
+    texts = {f'w{i}': (places[i % 4], f'disk {"failed" if i % 3 == 0 else "ok"} on node-{i}') for i in range(80)}
+    add_events(*[event(id=uid, workspace=place, description=text) for uid, (place, text) in texts.items()])
+    views = [(Viewer.of_workspaces('a', {'alpha'}), None), (Viewer.of_workspaces('ab', {'alpha', 'beta'}), None),
+             (ORG, 'gamma'), (Viewer.of_workspaces('a', {'alpha'}), 'beta'),
+             (Viewer.of_workspaces('x', {'alpha', 'nowhere'}), None), (Viewer.of_workspaces('n', {'nowhere'}), None)]
+    for term in ('failed', 'disk', 'node-1', 'ok on', 'fa'):
+        for viewer, place in views:
+            seen = viewer.workspaces if place is None else {place} & (viewer.workspaces or {place})
+            expected = [uid for uid, (where, text) in reversed(texts.items()) if where in seen and term in text]
+            flt = EventFilter(search=term, workspace=place)
+            assert ids(flt, viewer) == expected, (term, viewer, place)
+            assert count_events(viewer, flt) == len(expected), (term, viewer, place)
+    if is_sqlite():
+        alpha = Viewer.of_workspaces('a', {'alpha'})
+        match, params = index_query('?', [trigram_query('failed')], alpha, EventFilter())
+        read = database.execute_sql(f'SELECT count(*) FROM event_search WHERE event_search MATCH {match}',
+                                    params).fetchone()[0]
+        failed = sum(1 for where, text in texts.values() if 'failed' in text)
+        assert read == (sum(1 for where, text in texts.values() if where == 'alpha' and 'failed' in text)
+                        if most else failed)
