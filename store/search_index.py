@@ -1,5 +1,5 @@
 """The trigram index of the keyword search (SQLite): each event's search text, plus markers that name
-its (scope, category) pair and its user.
+its (scope, category) pair, its user and its workspace.
 
 A term found in a scope or category name ('notebook' in "AI Notebook") matches every event of those
 pairs: their total comes from the daily counts, without reading a row. A term found in user names
@@ -10,7 +10,8 @@ events, stripped from searches) and two private-use characters numbering the val
 (`facet_marker`, `actor_marker`), whose ids never change.
 
 Markers only narrow candidates: the events of named pairs and users are kept out of the checked rows
-by their columns, so an event without a marker is still counted once.
+by their columns, so an event without a marker is still counted once. The workspace marker narrows a
+Workspace Admin's candidates to their workspaces (`in_workspaces`); visibility is still the WHERE clause's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from store.db import database, executemany
 MARKER_BASE = 0xE000  # the Private Use Area: 6,400 characters, two of them number 40,960,000 values
 MARKER_SPAN = 6400
 MAX_NAMED = 500  # a term in more names than this is checked row by row instead (the query would grow too long)
+
+
+def _marker_sql(lead: str, id_sql: str) -> str:
+    return f'char({ord(lead)}, {MARKER_BASE} + {id_sql} % {MARKER_SPAN}, {MARKER_BASE} + {id_sql} / {MARKER_SPAN})'
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,7 @@ class Facet:
         return f'INSERT OR IGNORE INTO {self.table} ({columns}) SELECT DISTINCT {columns} FROM event'
 
     def marker_sql(self, alias: str) -> str:
-        return (f'char({ord(self.lead)}, {MARKER_BASE} + {alias}.id % {MARKER_SPAN}, '
-                f'{MARKER_BASE} + {alias}.id / {MARKER_SPAN})')
+        return _marker_sql(self.lead, f'{alias}.id')
 
     def marker(self, value_id: int) -> str:
         return self.lead + chr(MARKER_BASE + value_id % MARKER_SPAN) + chr(MARKER_BASE + value_id // MARKER_SPAN)
@@ -58,10 +62,6 @@ Named = list[tuple]  # (id, *values) rows of a facet's table
 # The workspace's marker is numbered by its id in the workspace table: it needs no table of its own.
 WORKSPACE_LEAD = '\x03'
 MAX_WORKSPACES = 50  # a viewer or filter of more workspaces than this is not narrowed by their markers
-
-
-def _marker_sql(lead: str, id_sql: str) -> str:
-    return f'char({ord(lead)}, {MARKER_BASE} + {id_sql} % {MARKER_SPAN}, {MARKER_BASE} + {id_sql} / {MARKER_SPAN})'
 
 
 def _index_sql(markers: tuple[str, ...]) -> str:
