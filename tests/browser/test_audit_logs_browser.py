@@ -33,12 +33,16 @@ def select(page: Page, label: str):
 
 
 def choose(page: Page, label: str, option: str | None) -> None:
-    """Open a select and pick an option; None picks the blank one."""
+    """Open a select and pick an option; None picks the blank one.
+
+    The last select's menu must be gone first: while it fades out, an option could be picked from it."""
+    expect(page.get_by_role('listbox')).to_have_count(0)
     page.get_by_role('combobox', name=label).click()
+    menu = page.get_by_role('listbox')
     if option is None:
-        page.get_by_role('listbox').get_by_role('option').first.click()
+        menu.get_by_role('option').first.click()
     else:
-        page.get_by_role('option', name=option, exact=True).click()
+        menu.get_by_role('option', name=option, exact=True).click()
 
 
 def remove_chip(page: Page, text: str) -> None:
