@@ -13,6 +13,7 @@ sorting, Refresh and live tail then cost no second pass either.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -20,7 +21,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from store import rollup, search_index
+import numpy as np
+
+from store import event_days, rollup, search_index
 from store.buckets import DAY, UNIT, Unit, choose_unit
 from store.db import database, is_sqlite, read_snapshot, with_connection
 from store.query import (
@@ -32,6 +35,7 @@ from store.query import (
     normalize_search,
     rollup_where,
     select_events,
+    trigram_query,
 )
 from store.search_index import ACTOR, PAIR
 from store.timefmt import from_millis, now_millis, to_millis
@@ -159,25 +163,30 @@ def _in_parts(count: Callable[[Span | None], Counts], spans: list[Span] | None) 
     return counts
 
 
-def _cold(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None) -> Counts:
+def _cold(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None,
+          days: np.ndarray | None = None) -> Counts:
     if searched(flt):
-        return _searched_counts(viewer, flt, width, spans)
+        return _searched_counts(viewer, flt, width, spans, days)
     if width == DAY:
         return _day_counts(viewer, flt)
     return row_counts(viewer, flt, width)
 
 
-def _searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None = None) -> Counts:
+def _searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None = None,
+                     days: np.ndarray | None = None) -> Counts:
     """A keyword found in scope or category names, or in user names (store/search_index.py): the events of
     those pairs are counted as the filter without the keyword (from the daily counts at day width), those
     of those users by the user index, and only the index's other candidates, `term NOT markers`, are
-    read and checked, in `spans` side by side."""
+    read and checked, in `spans` side by side. With the events' days (store/event_days.py) at day width,
+    only the positions of the matches are read back."""
     term = normalize_search(flt.search)
     if flt.user or not is_sqlite():
         return row_counts(viewer, flt, width)
     named = {facet: rows for facet in search_index.FACETS if (rows := search_index.naming(facet, term))} \
         if len(term) >= MIN_INDEXED_TERM else {}
     if not named:
+        if days is not None and width == DAY and len(term) >= MIN_INDEXED_TERM:
+            return _in_parts(lambda span: _matches_by_day(viewer, flt, span, days), spans)
         return _in_parts(lambda span: row_counts(viewer, flt, width, span=span), spans)
     plain = replace(flt, search='')
     pairs, actors = named.get(PAIR, []), named.get(ACTOR, [])
@@ -190,21 +199,56 @@ def _searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[S
         _merge(counts, row_counts(viewer, plain, width, extra=_both(_one_of(ACTOR, actors, 'e'), outside)))
     rest = _both(outside, _none_of(ACTOR, actors, 'e'))
     match = search_index.candidates_query(term, named)
-    return _merge(counts, _in_parts(lambda span: _candidate_counts(viewer, flt, width, match, rest, span), spans))
+    return _merge(counts, _in_parts(lambda span: _candidate_counts(viewer, flt, width, match, rest, span, days),
+                                    spans))
 
 
 def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, rest: Clause,
-                      span: Span | None) -> Counts:
-    """The events the index query `match` finds (in `span`) that match `flt` and the `rest` condition."""
+                      span: Span | None, days: np.ndarray | None = None) -> Counts:
+    """The events the index query `match` finds (in `span`) that match `flt` and the `rest` condition; with
+    the events' days (store/event_days.py) at day width, only their positions are read back."""
     query = select_events(viewer, flt, narrow_search=False, span=span)
     within, bounds = (' AND rowid > ? AND rowid <= ?', list(span)) if span else ('', [])
     match_sql, match_params = index_query('?', [match], viewer, flt)
-    rows = database.execute_sql(  # the candidates drive the join: scope, time and other indexes would not
-        f"SELECT e.ts / ?, count(*), sum(CASE WHEN e.status = 'FAILED' THEN 1 ELSE 0 END) "
-        f'FROM (SELECT rowid AS seq FROM event_search WHERE event_search MATCH {match_sql}{within}) f '
-        f'CROSS JOIN event e ON e.seq = f.seq WHERE {query.where} AND {rest[0]} GROUP BY 1',
-        [width, *match_params, *bounds, *query.params, *rest[1]])
+    # the candidates drive the join: scope, time and other indexes would not
+    joined = (f'FROM (SELECT rowid AS seq FROM event_search WHERE event_search MATCH {match_sql}{within}) f '
+              f'CROSS JOIN event e ON e.seq = f.seq WHERE {query.where} AND {rest[0]}')
+    params = [*match_params, *bounds, *query.params, *rest[1]]
+    if days is not None and width == DAY:
+        return event_days.split(days, _positions(f'SELECT group_concat(e.seq) {joined}', params))
+    rows = database.execute_sql(
+        f"SELECT e.ts / ?, count(*), sum(CASE WHEN e.status = 'FAILED' THEN 1 ELSE 0 END) {joined} GROUP BY 1",
+        [width, *params])
     return {key: (n - int(failed), int(failed)) for key, n, failed in rows}
+
+
+def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: np.ndarray) -> Counts:
+    """A keyword found in no scope, category or user name, counted per day from the matches' positions (in
+    `span`). Over the whole store, a term of one trigram is answered by the search index alone: the index
+    folds ASCII as the search text is lower-cased, so it finds exactly the events holding the term (those
+    whose text has other characters are checked on their rows). Else SQLite reads the rows it plans to."""
+    term = normalize_search(flt.search)
+    one_trigram = len(term) == MIN_INDEXED_TERM and term.isascii()
+    if one_trigram and viewer.is_organization and replace(flt, search='') == EventFilter():
+        within, bounds = (' AND rowid > ? AND rowid <= ?', list(span)) if span else ('', [])
+        found = _positions(f'SELECT group_concat(rowid) FROM event_search WHERE event_search MATCH ?{within}',
+                           [trigram_query(term), *bounds])
+        unsure = event_days.beyond_ascii(days, found)
+        if unsure.any():
+            query = select_events(viewer, flt, narrow_search=False)
+            checked = _positions(f'SELECT group_concat(e.seq) FROM event e WHERE e.seq IN '
+                                 f'(SELECT value FROM json_each(?)) AND {query.where}',
+                                 [json.dumps(found[unsure].tolist()), *query.params])
+            found = np.concatenate([found[~unsure], checked])
+        return event_days.split(days, found)
+    query = select_events(viewer, flt, span=span)
+    return event_days.split(days, _positions(f'SELECT group_concat(e.seq) FROM event e WHERE {query.where}',
+                                             query.params))
+
+
+def _positions(sql: str, params: list) -> np.ndarray:
+    """The positions a `group_concat(seq)` query lists."""
+    return event_days.positions(database.execute_sql(sql, params).fetchone()[0])
 
 
 Clause = tuple[str, list]
@@ -319,7 +363,10 @@ class _KeptCounts:
                     counts = _merge(dict(counts), row_counts(viewer, flt, width, after=known[0]))
             else:
                 low = min(_before_range(flt, head), head)
-                counts = _cold(viewer, flt, width, _spans(low, head) if alone else ([(low, head)] if low else None))
+                indexed = len(normalize_search(flt.search)) >= MIN_INDEXED_TERM and not flt.user
+                days = event_days.upto(head, head_hash) if alone and indexed and width == DAY and is_sqlite() else None
+                counts = _cold(viewer, flt, width, _spans(low, head) if alone else ([(low, head)] if low else None),
+                               days)
         with self._lock:
             self._known[key] = (head, head_hash, counts)
             self._known.move_to_end(key)
