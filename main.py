@@ -102,15 +102,18 @@ def read_password(email: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, url: str) -> int:
-    from store import meta
+    from store import event_days, meta
     from store.accounts import count_accounts, create_account
+    from store.db import is_sqlite
     from store.events import count_events
     from store.ingest import append_events
     from store.seed import demo_events
     from ui.app import serve
     from ui.config import AppConfig
 
-    open_database(url)
+    open_database(url, map_mib=whole_number(settings.SQLITE_MAP_MIB))
+    if is_sqlite():
+        event_days.read_ahead()
     with connection():
         if args.demo and count_events(Viewer.organization(), EventFilter()) == 0:
             append_events(demo_events(DEMO_EVENTS))
@@ -134,6 +137,13 @@ def positive_int(setting: settings.Setting) -> int:
     value = setting.value()
     if not value.isdigit() or int(value) < 1:
         raise StoreError(f'{setting.env} must be a whole number of at least 1, not {value!r}')
+    return int(value)
+
+
+def whole_number(setting: settings.Setting) -> int:
+    value = setting.value()
+    if not value.isdigit():
+        raise StoreError(f'{setting.env} must be a whole number (0 or more), not {value!r}')
     return int(value)
 
 

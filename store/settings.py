@@ -45,6 +45,12 @@ SESSION_IDLE_MINUTES = Setting(
     'Minutes of inactivity after which a browser session must sign in again.',
 )
 
+SQLITE_MAP_MIB = Setting(
+    'sqlite_map_mib', 'AUDIT_SQLITE_MAP_MIB', '2048',
+    'MiB of an SQLite database file the server reads through a memory map (0 reads every page by a system call).',
+)
+
 ALL: tuple[Setting, ...] = (
     DATABASE_URL, DISPLAY_TIMEZONE, TAXONOMY_FILE, ORGANIZATION_NAME, SESSION_SECRET, SESSION_IDLE_MINUTES,
+    SQLITE_MAP_MIB,
 )

@@ -1,5 +1,6 @@
 """The command line as a user runs it: one clear line and a non-zero exit on errors, never a traceback."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,13 @@ def test_errors_are_one_line_without_traceback(db, args, stdin, message):
     assert message in result.stderr
     assert 'Traceback' not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_setting_stops_the_server_with_one_line(db):
+    result = subprocess.run([sys.executable, 'main.py', '--db', db, 'serve'], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, 'AUDIT_SQLITE_MAP_MIB': '2 GiB'})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: AUDIT_SQLITE_MAP_MIB must be a whole number (0 or more), not '2 GiB'"
 
 
 def test_bad_import_line_is_named(db, tmp_path):

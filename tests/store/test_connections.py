@@ -107,6 +107,18 @@ def test_a_file_replaced_after_closing_is_read_afresh(database_url, tmp_path, ad
     assert _count() == 1
 
 
+@pytest.mark.sqlite_only('an SQLite setting')
+def test_the_server_reads_the_file_through_a_map_and_the_command_line_does_not(tmp_path):
+    def mapped() -> int:
+        with connection():
+            return database.execute_sql('PRAGMA mmap_size').fetchone()[0]
+
+    open_database(f'sqlite:///{tmp_path / "command.db"}')  # as main.py's commands other than serve
+    assert in_thread(mapped) == 0
+    open_database(f'sqlite:///{tmp_path / "served.db"}', map_mib=8)  # as `serve`, AUDIT_SQLITE_MAP_MIB=8
+    assert in_thread(mapped) == mapped() == 8 * 2**20
+
+
 def test_a_pooled_postgresql_connection_whose_session_ended_is_replaced(engine):
     """A server restart or an administrator ending sessions must not fail the next store call."""
     if engine != 'postgresql':
