@@ -24,6 +24,7 @@ from pathlib import Path
 
 from store.db import close_database, connection, open_database
 from store.events import EventFilter, Sort, Viewer, count_events, find_events
+from tests.benchmarks.common import open_as_server
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server, stop_server
 
 DB_PATH = Path(os.environ.get('AUDIT_PAGE_BENCH_DB', '/tmp/audit-page-bench-1m.db'))
@@ -71,7 +72,7 @@ def summary(samples: list[float]) -> str:
 
 def store_timings(filters: dict[str, EventFilter]) -> dict[str, float]:
     """The page's query (first page, newest first, with the exact total) timed in-process: the store's share."""
-    open_database(f'sqlite:///{DB_PATH}')
+    open_as_server(f'sqlite:///{DB_PATH}')
     medians: dict[str, float] = {}
     with connection():
         for name, flt in filters.items():

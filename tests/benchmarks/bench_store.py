@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from store import counts, event_days, settings
+from store import counts
 from store.db import connection, open_database
 from store.events import EventFilter, Sort, Viewer, find_events
 from store.insight import timeline
 from store.timefmt import from_millis
-from tests.benchmarks.common import bench_database, p50_p95, timed
+from tests.benchmarks.common import bench_database, open_as_server, p50_p95, timed
 
 PAGE = 50
 ORG = Viewer.organization()
@@ -147,10 +147,7 @@ def main() -> None:
     args = parser.parse_args()
     url = bench_database(args.events)
     path = url.removeprefix('sqlite:///')
-    map_mib = int(settings.SQLITE_MAP_MIB.value())  # as the server reads it
-    open_database(url, map_mib=map_mib)
-    with connection():
-        event_days.read_ahead().result()
+    map_mib = open_as_server(url)
     con = sqlite3.connect(path)
     con.execute('PRAGMA cache_size = -65536')
     con.execute(f'PRAGMA mmap_size = {map_mib * 2**20}')

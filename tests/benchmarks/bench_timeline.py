@@ -14,11 +14,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from store import counts
-from store.db import connection, open_database
+from store.db import connection
 from store.events import EventFilter, Viewer, count_events, find_events, visible_users
 from store.insight import policy_summaries, timeline, workspace_activity
 from store.timefmt import from_millis
-from tests.benchmarks.common import bench_database, p50_p95, timed
+from tests.benchmarks.common import bench_database, open_as_server, p50_p95, timed
 
 ORG = Viewer.organization()
 ADMIN = Viewer.of_workspaces('bench-admin', {'research'})
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument('--runs', type=int, default=10)
     args = parser.parse_args()
     url = bench_database(args.events)
-    open_database(url)
+    open_as_server(url)
     con = sqlite3.connect(url.removeprefix('sqlite:///'))
     newest = con.execute('SELECT max(ts) FROM event').fetchone()[0]
     total = con.execute('SELECT count(*) FROM event').fetchone()[0]

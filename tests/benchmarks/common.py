@@ -35,6 +35,19 @@ def bench_database(events: int = 1_000_000, path: str | None = None) -> str:
     return f'sqlite:///{path}'
 
 
+def open_as_server(url: str) -> int:
+    """Open `url` as `main.py serve` does (the memory map of AUDIT_SQLITE_MAP_MIB, the events' days read
+    ahead, waited for here); the MiB mapped."""
+    from store import event_days, settings
+    from store.db import connection, open_database
+
+    map_mib = int(settings.SQLITE_MAP_MIB.value())
+    open_database(url, map_mib=map_mib)
+    with connection():
+        event_days.read_ahead().result()
+    return map_mib
+
+
 def timed(fn: Callable[[], object], runs: int, warmup: int = 2) -> list[float]:
     """Milliseconds of `runs` calls after `warmup` untimed ones."""
     for _ in range(warmup):
