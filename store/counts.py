@@ -28,6 +28,7 @@ from store.buckets import DAY, UNIT, Unit, choose_unit
 from store.db import database, is_sqlite, read_snapshot, with_connection
 from store.query import (
     MIN_INDEXED_TERM,
+    WHOLE_STORE,
     EventFilter,
     Span,
     Viewer,
@@ -224,12 +225,13 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
 
 def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: np.ndarray) -> Counts:
     """A keyword found in no scope, category or user name, counted per day from the matches' positions (in
-    `span`). Over the whole store, a term of one trigram is answered by the search index alone: the index
+    `span`). When the one query puts no condition on the view but the keyword (WHOLE_STORE: the viewer sees
+    every event, no filter), a term of one trigram is answered by the search index alone: the index
     folds ASCII as the search text is lower-cased, so it finds exactly the events holding the term (those
     whose text has other characters are checked on their rows). Else SQLite reads the rows it plans to."""
     term = normalize_search(flt.search)
     one_trigram = len(term) == MIN_INDEXED_TERM and term.isascii()
-    if one_trigram and viewer.is_organization and replace(flt, search='') == EventFilter():
+    if one_trigram and select_events(viewer, replace(flt, search='')).where == WHOLE_STORE:
         within, bounds = (' AND rowid > ? AND rowid <= ?', list(span)) if span else ('', [])
         found = _positions(f'SELECT group_concat(rowid) FROM event_search WHERE event_search MATCH ?{within}',
                            [trigram_query(term), *bounds])

@@ -117,7 +117,10 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
         # PostgreSQL: LIKE with the trigram GIN index; it chooses between index and time order itself.
         clauses.append(substring_clause('e.search_text'))
         params.append(substring_param(term))
-    return Query(' AND '.join(clauses) or '1 = 1', params)
+    return Query(' AND '.join(clauses) or WHOLE_STORE, params)
+
+
+WHOLE_STORE = '1 = 1'  # the WHERE clause of a view without any condition
 
 
 def index_query(match_sql: str, match_params: list[Any], viewer: Viewer, flt: EventFilter) -> tuple[str, list[Any]]:
