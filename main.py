@@ -127,23 +127,16 @@ def cmd_serve(args: argparse.Namespace, url: str) -> int:
     app_config = AppConfig(
         database_url=url, timezone=zone(settings.DISPLAY_TIMEZONE.value()),
         organization=settings.ORGANIZATION_NAME.value(),
-        session_idle_minutes=positive_int(settings.SESSION_IDLE_MINUTES),
+        session_idle_minutes=whole_number(settings.SESSION_IDLE_MINUTES, least=1),
         storage_secret=secret)
     serve(app_config, host=args.host, port=args.port)
     return 0
 
 
-def positive_int(setting: settings.Setting) -> int:
+def whole_number(setting: settings.Setting, least: int = 0) -> int:
     value = setting.value()
-    if not value.isdigit() or int(value) < 1:
-        raise StoreError(f'{setting.env} must be a whole number of at least 1, not {value!r}')
-    return int(value)
-
-
-def whole_number(setting: settings.Setting) -> int:
-    value = setting.value()
-    if not value.isdigit():
-        raise StoreError(f'{setting.env} must be a whole number (0 or more), not {value!r}')
+    if not value.isdigit() or int(value) < least:
+        raise StoreError(f'{setting.env} must be a whole number of at least {least}, not {value!r}')
     return int(value)
 
 

@@ -45,11 +45,14 @@ def test_errors_are_one_line_without_traceback(db, args, stdin, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_a_bad_setting_stops_the_server_with_one_line(db):
+@pytest.mark.parametrize(('variable', 'value', 'least'), [
+    ('AUDIT_SQLITE_MAP_MIB', '2 GiB', 0), ('AUDIT_SQLITE_MAP_MIB', '-1', 0), ('AUDIT_SESSION_IDLE_MINUTES', '0', 1),
+])
+def test_a_bad_setting_stops_the_server_with_one_line(db, variable, value, least):
     result = subprocess.run([sys.executable, 'main.py', '--db', db, 'serve'], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120, env={**os.environ, 'AUDIT_SQLITE_MAP_MIB': '2 GiB'})
+                            timeout=120, env={**os.environ, variable: value})
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: AUDIT_SQLITE_MAP_MIB must be a whole number (0 or more), not '2 GiB'"
+    assert result.stderr.strip() == f'error: {variable} must be a whole number of at least {least}, not {value!r}'
 
 
 def test_bad_import_line_is_named(db, tmp_path):
