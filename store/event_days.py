@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from store import chain
 from store.buckets import DAY
 from store.db import database, read_snapshot, with_connection
 
@@ -107,11 +108,8 @@ class _Known:
             if getattr(database.obj, 'audit_url', '') != url:  # another database was opened meanwhile
                 return
             with read_snapshot():
-                head, head_hash = database.execute_sql(
-                    "SELECT coalesce(max(seq), 0), coalesce(max(hash), '') FROM event "
-                    'WHERE seq = (SELECT max(seq) FROM event)').fetchone()
                 fresh = _Entries()
-                fresh.read(head, head_hash)
+                fresh.read(*chain.head())
             with self._lock:
                 if self._entries.get(url) is entries:
                     self._entries[url] = fresh
