@@ -209,7 +209,7 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
     """The events the index query `match` finds (in `span`) that match `flt` and the `rest` condition; with
     the events' days (store/event_days.py) at day width, only their positions are read back."""
     query = select_events(viewer, flt, narrow_search=False, span=span)
-    within, bounds = (' AND rowid > ? AND rowid <= ?', list(span)) if span else ('', [])
+    within, bounds = _index_span(span)
     match_sql, match_params = index_query('?', [match], viewer, flt)
     # the candidates drive the join: scope, time and other indexes would not
     joined = (f'FROM (SELECT rowid AS seq FROM event_search WHERE event_search MATCH {match_sql}{within}) f '
@@ -234,7 +234,7 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: n
     term = normalize_search(flt.search)
     whole_store = select_events(viewer, replace(flt, search='')).where == WHOLE_STORE
     if whole_store and len(term) == MIN_INDEXED_TERM and term.isascii():
-        within, bounds = (' AND rowid > ? AND rowid <= ?', list(span)) if span else ('', [])
+        within, bounds = _index_span(span)
         found = _positions(f'SELECT group_concat(rowid) FROM event_search WHERE event_search MATCH ?{within}',
                            [trigram_query(term), *bounds])
         unsure = event_days.beyond_ascii(days, found)
@@ -250,6 +250,11 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: n
     query = select_events(viewer, flt, span=span)
     return event_days.split(days, _positions(f'SELECT group_concat(e.seq) FROM event e WHERE {query.where}',
                                              query.params))
+
+
+def _index_span(span: Span | None) -> tuple[str, list]:
+    """The search index's entries at the positions of `span`, as a condition to append and its parameters."""
+    return (' AND rowid > ? AND rowid <= ?', list(span)) if span else ('', [])
 
 
 def _positions(sql: str, params: list) -> np.ndarray:
