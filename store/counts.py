@@ -23,9 +23,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from store import event_days, rollup, search_index
+from store import event_days, rollup, search_file, search_index
 from store.buckets import DAY, UNIT, Unit, choose_unit
 from store.db import database, is_sqlite, read_snapshot, with_connection
+from store.dialect import substring_clause, substring_param
 from store.query import (
     MIN_INDEXED_TERM,
     WHOLE_STORE,
@@ -209,12 +210,11 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
     """The events the index query `match` finds (in `span`) that match `flt` and the `rest` condition; with
     the events' days (store/event_days.py) at day width, only their positions are read back."""
     query = select_events(viewer, flt, narrow_search=False, span=span)
-    within, bounds = _index_span(span)
     match_sql, match_params = index_query('?', [match], viewer, flt)
+    found, found_params = search_file.candidates(match_sql, span)
     # the candidates drive the join: scope, time and other indexes would not
-    joined = (f'FROM (SELECT rowid AS seq FROM event_search WHERE event_search MATCH {match_sql}{within}) f '
-              f'CROSS JOIN event e ON e.seq = f.seq WHERE {query.where} AND {rest[0]}')
-    params = [*match_params, *bounds, *query.params, *rest[1]]
+    joined = f'FROM ({found}) f CROSS JOIN event e ON e.seq = f.seq WHERE {query.where} AND {rest[0]}'
+    params = [*match_params, *found_params, *query.params, *rest[1]]
     if days is not None and width == DAY:
         return event_days.split(days, _positions(f'SELECT group_concat(e.seq) {joined}', params))
     rows = database.execute_sql(
@@ -234,9 +234,10 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: n
     term = normalize_search(flt.search)
     whole_store = select_events(viewer, replace(flt, search='')).where == WHOLE_STORE
     if whole_store and len(term) == MIN_INDEXED_TERM and term.isascii():
-        within, bounds = _index_span(span)
-        found = _positions(f'SELECT group_concat(rowid) FROM event_search WHERE event_search MATCH ?{within}',
-                           [trigram_query(term), *bounds])
+        # the events the index holds are found by it alone; those after it are tested on their rows
+        found_sql, found_params = search_file.candidates('?', span, tail_test=substring_clause('search_text'))
+        found = _positions(f'SELECT group_concat(seq) FROM ({found_sql})',
+                           [trigram_query(term), *found_params, substring_param(term)])
         unsure = event_days.beyond_ascii(days, found)
         if unsure.any():
             query = select_events(viewer, flt, narrow_search=False)
@@ -250,11 +251,6 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: n
     query = select_events(viewer, flt, span=span)
     return event_days.split(days, _positions(f'SELECT group_concat(e.seq) FROM event e WHERE {query.where}',
                                              query.params))
-
-
-def _index_span(span: Span | None) -> tuple[str, list]:
-    """The search index's entries at the positions of `span`, as a condition to append and its parameters."""
-    return (' AND rowid > ? AND rowid <= ?', list(span)) if span else ('', [])
 
 
 def _positions(sql: str, params: list) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import logging
 import sqlite3
 import threading
 import time
@@ -22,6 +23,7 @@ from store.wal import FALLBACK_PAGES, Checkpointer
 
 database = peewee.DatabaseProxy()
 T = TypeVar('T')
+log = logging.getLogger(__name__)
 
 SQLITE_PRAGMAS = {
     'journal_mode': 'wal',
@@ -61,11 +63,22 @@ class SqliteStore(_FewIdle, PooledSqliteDatabase):
     """
 
     def __init__(self, path: str, map_mib: int = 0) -> None:
+        from store.search_file import Indexer
+
         pragmas = {**SQLITE_PRAGMAS, 'mmap_size': map_mib * 2**20} if map_mib else SQLITE_PRAGMAS
         super().__init__(path, pragmas=pragmas, check_same_thread=False, max_connections=None)
+        self.map_bytes = map_mib * 2**20
         self.checkpointer = Checkpointer(Path(path))
+        self.indexer = Indexer(self)
+
+    def _add_conn_hooks(self, conn: Any) -> None:
+        from store import search_file
+
+        super()._add_conn_hooks(conn)
+        search_file.attach(conn, self.database, self.map_bytes)
 
     def close_idle(self) -> None:
+        self.indexer.stop()
         super().close_idle()
         self.checkpointer.stop()
 
@@ -125,7 +138,7 @@ def open_database(url: str, map_mib: int = 0) -> peewee.Database:
     process has read count in its resident memory, so the command line's commands (an export's memory is kept
     low) do not map.
     """
-    from store import schema
+    from store import schema, search_file
 
     if database.obj is not None and getattr(database.obj, 'audit_url', None) == url:
         return database.obj
@@ -147,6 +160,8 @@ def open_database(url: str, map_mib: int = 0) -> peewee.Database:
     try:
         with database.connection_context():
             schema.upgrade()
+            if isinstance(db, SqliteStore):
+                search_file.ensure()
     except peewee.OperationalError as exc:
         database.initialize(None)
         if isinstance(db, PooledDatabase):
@@ -156,12 +171,28 @@ def open_database(url: str, map_mib: int = 0) -> peewee.Database:
 
 
 def close_database() -> None:
-    """Close this thread's connection and the unused ones of the pool: a file replaced afterwards at the same
-    path (a restored backup) is then read afresh, not through a connection to the file it replaced."""
+    """Index the events not yet in the search index, then close this thread's connection and the unused ones of
+    the pool: a file replaced afterwards at the same path (a restored backup) is then read afresh, not through
+    a connection to the file it replaced."""
+    if isinstance(database.obj, SqliteStore):
+        database.obj.indexer.stop()
+        _index_the_rest()
     if database.obj is not None and not database.is_closed():
         database.close()
     if isinstance(database.obj, PooledDatabase):
         database.obj.close_idle()
+
+
+def _index_the_rest() -> None:
+    """What a command stored is searchable from the index when it ends; a file removed or locked meanwhile is
+    left to the next open, which indexes whatever is missing."""
+    from store import search_file
+
+    try:
+        with connection():
+            search_file.index_all()
+    except (peewee.DatabaseError, sqlite3.Error) as exc:
+        log.warning('indexing the last events for the search failed: %s', exc)
 
 
 def is_sqlite() -> bool:
@@ -229,15 +260,19 @@ def write_transaction() -> Iterator[None]:
     """A transaction that takes the write lock at once.
 
     SQLite: deferred transactions that later write lose rows to 'database is locked' under
-    concurrent writers (measured: 2,480 of 8,000); BEGIN IMMEDIATE waits for the lock instead.
+    concurrent writers (measured: 2,480 of 8,000); a write as the first statement waits for the lock instead.
+    BEGIN IMMEDIATE would too, but it locks every attached file, so the search index's (store/search_file.py)
+    as well, and an append would wait for the indexer.
     PostgreSQL: a transaction-scoped advisory lock, shared by every app instance on the database,
     so the chain head is read and extended by one writer at a time.
     """
     if is_sqlite():
-        with database.atomic('IMMEDIATE'):
+        with database.atomic():
+            database.execute_sql(_CLAIM_WRITE)
             yield
         if isinstance(database.obj, SqliteStore):
             database.obj.checkpointer.committed()
+            database.obj.indexer.committed()
         return
     with database.atomic():
         database.execute_sql('SELECT pg_advisory_xact_lock(?)', (WRITE_LOCK,))
@@ -251,11 +286,12 @@ def empty_log() -> None:
     if not isinstance(database.obj, SqliteStore):
         return
     database.obj.checkpointer.stop()
-    busy, _, _ = database.execute_sql('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()
+    busy, _, _ = database.execute_sql('PRAGMA main.wal_checkpoint(TRUNCATE)').fetchone()
     if busy:
         raise StoreError('the write-ahead log could not be emptied: a read or a checkpoint is under way')
 
 
+_CLAIM_WRITE = 'DELETE FROM main.meta WHERE 0'  # changes nothing; takes the database's write lock
 WRITE_LOCK = 0x41554449  # any constant every instance shares ("AUDI")
 
 

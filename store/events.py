@@ -240,7 +240,7 @@ def is_common_term(search: str, total: int, offset: int) -> bool:
     if len(term) < MIN_INDEXED_TERM or total < COMMON_MATCHES or offset > 10_000 or not is_sqlite():
         return False
     probe = database.execute_sql(
-        'SELECT count(*) FROM (SELECT rowid FROM event_search WHERE event_search MATCH ? LIMIT ?)',
+        'SELECT count(*) FROM (SELECT rowid FROM search.event_search WHERE event_search MATCH ? LIMIT ?)',
         (trigram_query(term), COMMON_MATCHES)).fetchone()[0]
     return probe >= COMMON_MATCHES
 

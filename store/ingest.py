@@ -73,8 +73,8 @@ def append_prepared(groups: list[Iterable[Prepared]]) -> list[AppendResult]:
                 previous = _append_batch(batch, previous, workspaces, seen, facets, result)
         stored = sum(result.stored for result in results)
         if stored:
-            if is_sqlite():  # PostgreSQL's trigram index is kept by the insert itself
-                search_index.index_since(last_seq, facets.pairs, facets.actors)
+            if is_sqlite():  # indexed beside the writers (store/search_file.py); PostgreSQL's by the insert itself
+                search_index.register(facets.pairs, facets.actors)
             rollup.add_since(last_seq)
             head_seq = chain.head()[0]
             chain.record_head(chain.Head(tip.count + stored, head_seq, previous))

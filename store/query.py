@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from store import search_index
+from store import search_file, search_index
 from store.db import is_sqlite
 from store.dialect import substring_clause, substring_param
 from store.timefmt import to_millis
@@ -111,9 +111,9 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
     if term:
         if narrow_search and len(term) >= MIN_INDEXED_TERM and is_sqlite():
             match, match_params = index_query('?', [trigram_query(term)], viewer, flt)
-            clauses.append(f'e.seq IN (SELECT rowid FROM event_search WHERE event_search MATCH {match}'
-                           + (' AND rowid > ? AND rowid <= ?)' if span else ')'))
-            params += [*match_params, *(span or ())]
+            found, found_params = search_file.candidates(match, span)
+            clauses.append(f'e.seq IN ({found})')
+            params += [*match_params, *found_params]
         # PostgreSQL: LIKE with the trigram GIN index; it chooses between index and time order itself.
         clauses.append(substring_clause('e.search_text'))
         params.append(substring_param(term))

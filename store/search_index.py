@@ -1,5 +1,5 @@
-"""The trigram index of the keyword search (SQLite): each event's search text, plus markers that name
-its (scope, category) pair, its user and its workspace.
+"""The trigram index of the keyword search (SQLite), kept in a file of its own (store/search_file.py): each
+event's search text, plus markers that name its (scope, category) pair, its user and its workspace.
 
 A term found in a scope or category name ('notebook' in "AI Notebook") matches every event of those
 pairs: their total comes from the daily counts, without reading a row. A term found in user names
@@ -64,20 +64,24 @@ WORKSPACE_LEAD = '\x03'
 MAX_WORKSPACES = 50  # a viewer or filter of more workspaces than this is not narrowed by their markers
 
 
+def _select_sql(markers: tuple[str, ...]) -> str:
+    return f"""SELECT e.seq, e.search_text || {' || '.join(f"coalesce({marker}, '')" for marker in markers)}
+    FROM main.event e
+    LEFT JOIN main.facet_marker p ON p.scope = e.scope AND p.category = e.category
+    LEFT JOIN main.actor_marker a ON a.actor = e.actor"""
+
+
 def _index_sql(markers: tuple[str, ...]) -> str:
-    return f"""INSERT INTO event_search(rowid, search_text)
-    SELECT e.seq, e.search_text || {' || '.join(f"coalesce({marker}, '')" for marker in markers)}
-    FROM event e
-    LEFT JOIN facet_marker p ON p.scope = e.scope AND p.category = e.category
-    LEFT JOIN actor_marker a ON a.actor = e.actor
-    WHERE e.seq > ?"""
+    return f'INSERT INTO main.event_search(rowid, search_text) {_select_sql(markers)} WHERE e.seq > ?'
 
 
 _MARKERS_V9 = (PAIR.marker_sql('p'), ACTOR.marker_sql('a'))
-_INDEX_SQL = _index_sql((*_MARKERS_V9, _marker_sql(WORKSPACE_LEAD, 'e.workspace_id')))
+_MARKERS = (*_MARKERS_V9, _marker_sql(WORKSPACE_LEAD, 'e.workspace_id'))
+INDEX_SELECT = _select_sql(_MARKERS)  # each event's indexed text: its search text and its markers
 CREATE = [sql for facet in FACETS for sql in (facet.create, facet.fill)]
-REINDEX = ["INSERT INTO event_search(event_search) VALUES ('delete-all')", _INDEX_SQL.replace('?', '0')]
-REINDEX_V9 = [REINDEX[0], _index_sql(_MARKERS_V9).replace('?', '0')]  # schema step 9 as released
+# Schema steps 9 and 11 as released, on the index then kept in the database's own file (store/search_file.py).
+REINDEX = ["INSERT INTO main.event_search(event_search) VALUES ('delete-all')", _index_sql(_MARKERS).replace('?', '0')]
+REINDEX_V9 = [REINDEX[0], _index_sql(_MARKERS_V9).replace('?', '0')]
 
 
 def in_workspaces(match_sql: str, names: list[str]) -> tuple[str, list[str]]:
@@ -112,12 +116,11 @@ class _KnownValues:
 _known = _KnownValues()
 
 
-def index_since(last_seq: int, pairs: Iterable[tuple[str, str]], actors: Iterable[str]) -> None:
-    """Index the events stored after `last_seq`, whose (scope, category) pairs and users are given; call
-    in the transaction that stored them."""
+def register(pairs: Iterable[tuple[str, str]], actors: Iterable[str]) -> None:
+    """Number the (scope, category) pairs and users of events being stored, in their transaction: the indexer
+    (store/search_file.py) then finds the markers of every event it reads."""
     _known.register(PAIR, pairs)
     _known.register(ACTOR, ((actor,) for actor in actors))
-    database.execute_sql(_INDEX_SQL, (last_seq,))
 
 
 def naming(facet: Facet, term: str) -> Named:

@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from pathlib import Path
+
+from store.background import WokenThread
 
 INTERVAL = 0.25  # seconds between background checkpoints while commits arrive
 FALLBACK_PAGES = 20_000  # the writers' own automatic checkpoint (SQLite's wal_autocheckpoint), in pages
@@ -33,47 +34,18 @@ FALLBACK_PAGES = 20_000  # the writers' own automatic checkpoint (SQLite's wal_a
 log = logging.getLogger(__name__)
 
 
-class Checkpointer:
+class Checkpointer(WokenThread):
     """Passive checkpoints of one database file, in a daemon thread that the first commit starts."""
 
+    pause = INTERVAL
+
     def __init__(self, path: Path) -> None:
+        super().__init__(f'checkpoint {path.name}')
         self._path = path
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self.passes = 0
 
-    def committed(self) -> None:
-        """Note a commit: a checkpoint follows within INTERVAL seconds."""
-        self._wake.set()
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._stop = threading.Event()
-                    self._thread = threading.Thread(target=self._run, args=(self._stop,), daemon=True,
-                                                    name=f'checkpoint {self._path.name}')
-                    self._thread.start()
-
-    def stop(self) -> None:
-        """End the thread once its current pass, if any, is done; the next commit starts another."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-            self._wake.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-
-    def _run(self, stop: threading.Event) -> None:
-        while True:
-            self._wake.wait()
-            if stop.is_set():
-                return
-            self._wake.clear()
-            started = time.monotonic()
-            self.checkpoint()
-            if stop.wait(max(0.0, INTERVAL - (time.monotonic() - started))):
-                return
+    def work(self, stop: threading.Event) -> None:
+        self.checkpoint()
 
     def checkpoint(self) -> None:
         """One passive checkpoint on a connection of its own; a missing or unreadable file is left alone.

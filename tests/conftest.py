@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from store import taxonomy
+from store import search_file, taxonomy
 from store.accounts import Account, create_account
-from store.db import close_database, database, open_database
+from store.db import close_database, database, is_sqlite, open_database
 from store.ingest import AppendResult, append_events
 from store.validation import validate_event
 from tests import pg
@@ -64,9 +64,14 @@ def event(**fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def add_events() -> Callable[..., AppendResult]:
-    """add_events(raw, raw, ...) validates and stores events through the one ingestion path."""
+    """add_events(raw, raw, ...) validates and stores events through the one ingestion path, and (SQLite) waits
+    until the search index holds them, so that a search reads them from it (tests of the tail before that
+    call `append_events` themselves)."""
     def add(*raws: dict[str, Any]) -> AppendResult:
-        return append_events([validate_event(raw) for raw in raws])
+        result = append_events([validate_event(raw) for raw in raws])
+        if is_sqlite():
+            search_file.index_all()
+        return result
     return add
 
 

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from store import search_file
 from store.chain import verify
 from store.db import close_database, connection, empty_log, open_database
 from store.events import EventFilter, Viewer, count_events
@@ -106,6 +108,7 @@ def run(events: int, clients: int, workdir: Path, base: Path | None = None, traf
         with connection_to(base):
             pass  # brings it to this release's schema before copying
         shutil.copyfile(base, path)
+        shutil.copyfile(search_file.path_for(base), search_file.path_for(path))
     url = f'sqlite:///{path}'
     open_database(url)
     with connection():
@@ -117,8 +120,11 @@ def run(events: int, clients: int, workdir: Path, base: Path | None = None, traf
     try:
         post_all(server.url, token, bodies(2 * BATCH, 'warm'), 1)  # warm-up: imports, first connections
         load_before, cpu_before = os.getloadavg()[0], cpu_seconds(server.process.pid)
+        clients_before = cpu_seconds(os.getpid())
         elapsed = post_all(server.url, token, payloads, clients)
         server_cpu = cpu_seconds(server.process.pid) - cpu_before
+        clients_cpu = cpu_seconds(os.getpid()) - clients_before
+        behind, caught_up = index_lag(path)
     finally:
         stop_server(server)
     open_database(url)
@@ -130,9 +136,25 @@ def run(events: int, clients: int, workdir: Path, base: Path | None = None, traf
     close_database()
     print(f'{traffic}, {clients} client(s): {events:,} events in {len(payloads)} batches of {BATCH:,} '
           f'(~{size / 1024:.0f} KiB each) in {elapsed:.2f} s = {events / elapsed:,.0f} events/s; '
-          f'server CPU {server_cpu / events * 1e6:.0f} ms per 1,000 events ({server_cpu / elapsed:.0%} of a core); '
-          f'load average before {load_before:.2f}; stored {stored:,}; {report.summary().split(";")[0]} '
-          f'(verify {verify_seconds:.1f} s)')
+          f'server CPU {server_cpu / events * 1e6:.0f} ms per 1,000 events ({server_cpu / elapsed:.0%} of a core), '
+          f'the clients {clients_cpu / elapsed:.0%}; search index {behind:,} events behind at the last answer, '
+          f'caught up {caught_up:.2f} s later; load average before {load_before:.2f}; stored {stored:,}; '
+          f'{report.summary().split(";")[0]} (verify {verify_seconds:.1f} s)')
+
+
+def index_lag(path: Path) -> tuple[int, float]:
+    """How many events the server's search index (store/search_file.py) had yet to index, and the seconds until it
+    held them all; read from another connection, as the test of the tail would see it."""
+    con = sqlite3.connect(path)
+    con.execute('ATTACH DATABASE ? AS search', (str(search_file.path_for(path)),))
+    started = time.perf_counter()
+    query = 'SELECT (SELECT max(seq) FROM event) - (SELECT upto FROM search.search_state)'
+    behind = remaining = con.execute(query).fetchone()[0]
+    while remaining > 0 and time.perf_counter() - started < 120:
+        time.sleep(0.005)
+        remaining = con.execute(query).fetchone()[0]
+    con.close()
+    return behind, time.perf_counter() - started
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from store import counts
+from store import counts, search_file
 from store.db import connection, open_database
 from store.events import EventFilter, Sort, Viewer, find_events
 from store.insight import timeline
@@ -66,7 +66,7 @@ def cases(con: sqlite3.Connection) -> list[Case]:
         return Case(group, name, store_runner(viewer, flt, sort, offset, warm),
                     raw_runner(con, page_sql, count_sql, params))
 
-    fts = 'seq IN (SELECT rowid FROM event_search WHERE event_search MATCH ?) AND instr(search_text, ?) > 0'
+    fts = 'seq IN (SELECT rowid FROM search.event_search WHERE event_search MATCH ?) AND instr(search_text, ?) > 0'
     return [
         both('filter', 'no filter', ORG, EventFilter(), '1', ()),
         both('filter', 'scope', ORG, EventFilter(scope='Service'), 'scope = ?', ('Service',)),
@@ -130,8 +130,11 @@ def cases(con: sqlite3.Connection) -> list[Case]:
 
 
 def sizes(path: str) -> list[tuple[str, int]]:
+    """Tables and indexes of the database and of its search index file (store/search_file.py), in bytes."""
     con = sqlite3.connect(path)
-    rows = con.execute('SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC').fetchall()
+    con.execute('ATTACH DATABASE ? AS search', (str(search_file.path_for(path)),))
+    rows = con.execute("SELECT name, sum(pgsize) FROM dbstat('main') GROUP BY name UNION ALL "
+                       "SELECT name, sum(pgsize) FROM dbstat('search') GROUP BY name ORDER BY 2 DESC").fetchall()
     con.close()
     return [(name, size) for name, size in rows if size > 100_000]
 
@@ -151,6 +154,8 @@ def main() -> None:
     con = sqlite3.connect(path)
     con.execute('PRAGMA cache_size = -65536')
     con.execute(f'PRAGMA mmap_size = {map_mib * 2**20}')
+    con.execute('ATTACH DATABASE ? AS search', (str(search_file.path_for(path)),))  # as the store's connections
+    con.execute(f'PRAGMA search.mmap_size = {map_mib * 2**20}')
     total = con.execute('SELECT count(*) FROM event').fetchone()[0]
     print(f'\n{total:,} events in {path} ({Path(path).stat().st_size / 2**20:,.0f} MiB); page of {PAGE} + exact total;'
           f' {args.runs} runs each, warm cache, {map_mib} MiB mapped as the server does; milliseconds\n')

@@ -72,7 +72,7 @@ def test_a_text_beyond_ascii_is_checked_on_its_row(add_events):
     """The search index folds 'ſ' (long s) to 's', the search text keeps it: 'ass' is one trigram of ASCII, but
     the event whose target is 'claſs' does not hold it."""
     add_events(event(id='long-s', target='claſs'), event(id='plain', target='class'))
-    assert raw_sql('SELECT count(*) FROM event_search WHERE event_search MATCH ?', ('"ass"',))[0][0] == 2
+    assert raw_sql('SELECT count(*) FROM search.event_search WHERE event_search MATCH ?', ('"ass"',))[0][0] == 2
     assert count_events(ORG, EventFilter(search='ass')) == 1
 
 

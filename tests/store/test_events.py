@@ -452,7 +452,7 @@ def test_a_workspace_admins_search_reads_only_their_workspaces_candidates(add_ev
     if is_sqlite():
         alpha = Viewer.of_workspaces('a', {'alpha'})
         match, params = index_query('?', [trigram_query('failed')], alpha, EventFilter())
-        read = database.execute_sql(f'SELECT count(*) FROM event_search WHERE event_search MATCH {match}',
+        read = database.execute_sql(f'SELECT count(*) FROM search.event_search WHERE event_search MATCH {match}',
                                     params).fetchone()[0]
         failed = sum(1 for where, text in texts.values() if 'failed' in text)
         assert read == (sum(1 for where, text in texts.values() if where == 'alpha' and 'failed' in text)

@@ -83,11 +83,13 @@ def test_a_database_of_an_earlier_version_opens_with_every_event(tmp_path):
         assert count_events(Viewer.organization(), EventFilter(search='old@')) == 50  # the user's name
         assert database.execute_sql('SELECT scope, category FROM facet_marker').fetchall() == [('Billing', 'Credit')]
         assert database.execute_sql('SELECT actor FROM actor_marker').fetchall() == [('old@acme.io',)]
-        marked = database.execute_sql("SELECT count(*) FROM event_search WHERE event_search MATCH ?",
+        marked = database.execute_sql("SELECT count(*) FROM search.event_search WHERE event_search MATCH ?",
                                       ('"\x01\ue001\ue000" AND "\x02\ue001\ue000"',)).fetchone()
         assert marked == (50,)  # every event's entry carries the markers of its pair and its user
-        merge = database.execute_sql("SELECT v FROM event_search_config WHERE k = 'automerge'").fetchone()
+        merge = database.execute_sql("SELECT v FROM search.event_search_config WHERE k = 'automerge'").fetchone()
         assert merge == (8,)
+        in_main = database.execute_sql("SELECT name FROM main.sqlite_master WHERE name LIKE 'event_search%'")
+        assert in_main.fetchall() == []  # the index moved to a file of its own (store/search_file.py)
         for table, column in (('sort_target', 'target'), ('sort_description', 'description')):
             rows = database.execute_sql(f'SELECT {column}, ts, seq FROM {table}').fetchall()
             assert rows == sorted(database.execute_sql(f'SELECT {column}, ts, seq FROM event').fetchall())
