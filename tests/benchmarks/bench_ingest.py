@@ -148,7 +148,7 @@ def index_lag(path: Path) -> tuple[int, float]:
     con = sqlite3.connect(path)
     con.execute('ATTACH DATABASE ? AS search', (str(search_file.path_for(path)),))
     started = time.perf_counter()
-    query = 'SELECT (SELECT max(seq) FROM event) - (SELECT upto FROM search.search_state)'
+    query = 'SELECT (SELECT max(seq) FROM event) - (SELECT max(seq) FROM search.search_progress)'
     behind = remaining = con.execute(query).fetchone()[0]
     while remaining > 0 and time.perf_counter() - started < 120:
         time.sleep(0.005)
