@@ -211,10 +211,10 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
     the events' days (store/event_days.py) at day width, only their positions are read back."""
     query = select_events(viewer, flt, narrow_search=False, span=span)
     match_sql, match_params = index_query('?', [match], viewer, flt)
-    found, found_params = search_file.candidates(match_sql, span)
+    found, found_params = search_file.candidates(match_sql, match_params, span)
     # the candidates drive the join: scope, time and other indexes would not
     joined = f'FROM ({found}) f CROSS JOIN event e ON e.seq = f.seq WHERE {query.where} AND {rest[0]}'
-    params = [*match_params, *found_params, *query.params, *rest[1]]
+    params = [*found_params, *query.params, *rest[1]]
     if days is not None and width == DAY:
         return event_days.split(days, _positions(f'SELECT group_concat(e.seq) {joined}', params))
     rows = database.execute_sql(
@@ -234,10 +234,14 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: n
     term = normalize_search(flt.search)
     whole_store = select_events(viewer, replace(flt, search='')).where == WHOLE_STORE
     if whole_store and len(term) == MIN_INDEXED_TERM and term.isascii():
-        # the events the index holds are found by it alone; those after it are tested on their rows
-        found_sql, found_params = search_file.candidates('?', span, tail_test=substring_clause('search_text'))
-        found = _positions(f'SELECT group_concat(seq) FROM ({found_sql})',
-                           [trigram_query(term), *found_params, substring_param(term)])
+        # the events the index holds are found by it alone; those after it are tested on their rows (one
+        # statement: both parts see the index as of the same moment)
+        indexed, indexed_params, tail, tail_params = search_file.split_candidates('?', [trigram_query(term)], span)
+        listed = database.execute_sql(
+            f'SELECT (SELECT group_concat(seq) FROM ({indexed})), (SELECT group_concat(seq) FROM event '
+            f'WHERE {tail} AND {substring_clause("search_text")})',
+            [*indexed_params, *tail_params, substring_param(term)]).fetchone()
+        found = np.concatenate([event_days.positions(listed[0]), event_days.positions(listed[1])])
         unsure = event_days.beyond_ascii(days, found)
         if unsure.any():
             query = select_events(viewer, flt, narrow_search=False)

@@ -111,9 +111,9 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
     if term:
         if narrow_search and len(term) >= MIN_INDEXED_TERM and is_sqlite():
             match, match_params = index_query('?', [trigram_query(term)], viewer, flt)
-            found, found_params = search_file.candidates(match, span)
+            found, found_params = search_file.candidates(match, match_params, span)
             clauses.append(f'e.seq IN ({found})')
-            params += [*match_params, *found_params]
+            params += found_params
         # PostgreSQL: LIKE with the trigram GIN index; it chooses between index and time order itself.
         clauses.append(substring_clause('e.search_text'))
         params.append(substring_param(term))

@@ -90,17 +90,27 @@ def attach(conn: Any, database_path: str, map_bytes: int) -> None:
             raise
 
 
-def candidates(match_sql: str, span: tuple[int, int] | None = None, tail_test: str = '') -> tuple[str, list[Any]]:
-    """SQL listing (as `seq`) the positions the index finds for the query `match_sql` (SQL of a string), and the
-    events after the indexed position, in `span` when given; and its parameters, which follow those of
-    `match_sql` (and precede those of `tail_test`). The index only narrows: the caller tests each position on
-    its row, or gives that test on `search_text` for the events after the indexed position as `tail_test`."""
-    rowids, seqs = (' AND rowid > ? AND rowid <= ?', ' AND seq > ? AND seq <= ?') if span else ('', '')
-    tested = f' AND {tail_test}' if tail_test else ''
-    sql = (f'SELECT rowid AS seq FROM {SCHEMA}.event_search WHERE event_search MATCH {match_sql} '
-           f'AND rowid <= {INDEXED}{rowids} '
-           f'UNION ALL SELECT seq FROM main.event WHERE seq > {INDEXED}{seqs}{tested}')
-    return sql, [*span, *span] if span else []
+def candidates(match_sql: str, match_params: list[Any],
+               span: tuple[int, int] | None = None) -> tuple[str, list[Any]]:
+    """SQL listing (as `seq`) the positions the index finds for the query `match_sql` (SQL of a string, with
+    `match_params`), and the events after the indexed position, in `span` when given; and its parameters.
+    The index only narrows: the caller tests each position on its row."""
+    found, found_params, tail, tail_params = split_candidates(match_sql, match_params, span)
+    return f'{found} UNION ALL SELECT seq FROM main.event WHERE {tail}', [*found_params, *tail_params]
+
+
+def split_candidates(match_sql: str, match_params: list[Any], span: tuple[int, int] | None = None
+                     ) -> tuple[str, list[Any], str, list[Any]]:
+    """The two parts of `candidates`, each with its parameters: SQL listing the positions the index finds (as
+    `seq`), and a condition on `seq` that holds for the events after the indexed position."""
+    # The index's bound is worked out once, in a row of its own: as an expression beside a span's bound, SQLite
+    # also tested it on every rowid (at 1M events, 'nb-' in two spans: 17 → 26 ms).
+    if span:
+        return (f'SELECT f.rowid AS seq FROM (SELECT min({INDEXED}, ?) AS hi) b CROSS JOIN {SCHEMA}.event_search f '
+                f'WHERE f.event_search MATCH {match_sql} AND f.rowid > ? AND f.rowid <= b.hi',
+                [span[1], *match_params, span[0]], f'seq > max({INDEXED}, ?) AND seq <= ?', list(span))
+    return (f'SELECT f.rowid AS seq FROM (SELECT {INDEXED} AS hi) b CROSS JOIN {SCHEMA}.event_search f '
+            f'WHERE f.event_search MATCH {match_sql} AND f.rowid <= b.hi', list(match_params), f'seq > {INDEXED}', [])
 
 
 def ensure() -> None:
