@@ -161,7 +161,7 @@ def open_database(url: str, map_mib: int = 0) -> peewee.Database:
         with database.connection_context():
             schema.upgrade()
             if isinstance(db, SqliteStore):
-                search_file.ensure()
+                search_file.index_all()
     except peewee.OperationalError as exc:
         database.initialize(None)
         if isinstance(db, PooledDatabase):

@@ -113,14 +113,9 @@ def split_candidates(match_sql: str, match_params: list[Any], span: tuple[int, i
             f'WHERE f.event_search MATCH {match_sql} AND f.rowid <= b.hi', list(match_params), f'seq > {INDEXED}', [])
 
 
-def ensure() -> None:
-    """Index every event not yet in the index: the first open after an upgrade or a restore fills it, about 15 s
-    per million events. (Each connection creates its tables if missing, see `attach`.)"""
-    index_all()
-
-
 def index_all() -> None:
-    """Index every event not yet in the index (a command that ends, a test that reads the index itself)."""
+    """Index every event not yet in the index: when the database is opened (after an upgrade or a restore this
+    fills it, about 15 s per million events) and when a command ends."""
     while catch_up():
         pass
 
