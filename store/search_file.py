@@ -126,7 +126,8 @@ def catch_up(step: int = STEP) -> int:
     may yet be rolled back, and a read of the index file earlier in it would keep its lock from being taken."""
     if database.in_transaction():
         return 0
-    if database.execute_sql(f'SELECT {INDEXED} = (SELECT coalesce(max(seq), 0) FROM main.event)').fetchone()[0]:
+    if database.execute_sql(f'SELECT {INDEXED} = (SELECT coalesce(max(seq), 0) FROM main.event) AND '
+                            f'{INDEXED} = (SELECT coalesce(max(seq), 0) FROM {SCHEMA}.search_progress)').fetchone()[0]:
         return 0  # nothing new (a write that stored no event), known without a lock
     with database.atomic():
         database.execute_sql(_CLAIM)

@@ -138,6 +138,7 @@ def test_an_older_copy_of_the_database_is_searched_exactly(no_indexer, database_
     close_database()
     reopen(database_url, tmp_path)  # opening fills it again
     assert search_file.indexed_upto() == 30
+    assert raw_sql('SELECT count(*) FROM search.event_search WHERE event_search MATCH ?', ('"lat"',)) == [(0,)]
     assert_exact('nb-')
 
 
