@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from store import settings, taxonomy
-from store.db import StoreError, connection, open_database
+from store.db import StoreError, close_database, connection, open_database
 from store.events import EventFilter, Sort, Viewer
 
 DEMO_EVENTS = 20_000
@@ -281,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if args.command != 'serve':
+            close_database()  # what the command stored is in the search index when it returns
 
 
 if __name__ == '__main__':

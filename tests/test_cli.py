@@ -1,6 +1,7 @@
 """The command line as a user runs it: one clear line and a non-zero exit on errors, never a traceback."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,9 @@ def test_seed_import_verify(db, tmp_path):
     path = tmp_path / 'e.jsonl'
     path.write_text('{"user": "a@acme.io", "scope": "Billing", "category": "Credit", "action": "Add Credit"}\n')
     assert 'Imported 1 events' in run('--db', db, 'import', str(path)).stdout
+    index = sqlite3.connect(f'{db.removeprefix("sqlite:///")}.search')  # the import left its event indexed
+    assert index.execute('SELECT max(seq) FROM search_progress').fetchone() == (201,)
+    index.close()
     result = run('--db', db, 'verify')
     assert result.returncode == 0 and 'OK: 201 events' in result.stdout
 
