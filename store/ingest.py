@@ -78,7 +78,6 @@ def append_prepared(groups: list[Iterable[Prepared]]) -> list[AppendResult]:
             rollup.add_since(last_seq)
             head_seq = chain.head()[0]
             chain.record_head(chain.Head(tip.count + stored, head_seq, previous))
-            sort_index.fill_if_due(head_seq)
     sort_index.appended()
     return results
 

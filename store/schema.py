@@ -180,7 +180,7 @@ V9_SEARCH_MARKERS = [SqliteOnly(sql) for sql in (*search_index.CREATE, *search_i
 
 # Sorting by target or description walks a table filled in large steps instead of an index kept by every
 # append (store/sort_index.py); the (target, ts) index goes. About 3 s per million events.
-V10_SORT_TABLES = [SqliteOnly(sql) for sql in (*sort_index.CREATE, 'DROP INDEX event_target_ts')]
+V10_SORT_TABLES = [SqliteOnly(sql) for sql in (*sort_index.CREATE_V10, 'DROP INDEX event_target_ts')]
 
 # Each entry of the trigram index also carries a marker of the event's workspace, so a Workspace Admin's search
 # reads only their workspaces' candidates (store/search_index.py): the index is filled again, about 11 s per
@@ -191,10 +191,16 @@ V11_WORKSPACE_MARKERS = [SqliteOnly(sql) for sql in search_index.REINDEX]
 # `open_database` fills: about 15 s per million events.
 V12_SEARCH_FILE = [SqliteOnly('DROP TABLE main.event_search')]
 
+# The sort tables of targets and descriptions move to the search index's file too, filled beside the writers
+# (store/sort_index.py); `open_database` fills them: about 5 s per million events.
+V13_SORT_TABLES_MOVED = [SqliteOnly(sql) for sql in ('DROP TABLE main.sort_target', 'DROP TABLE main.sort_description',
+                                                     "DELETE FROM meta WHERE key = 'sorted_upto'")]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
-                                   _run(V10_SORT_TABLES), _run(V11_WORKSPACE_MARKERS), _run(V12_SEARCH_FILE)]
+                                   _run(V10_SORT_TABLES), _run(V11_WORKSPACE_MARKERS), _run(V12_SEARCH_FILE),
+                                   _run(V13_SORT_TABLES_MOVED)]
 LATEST = len(STEPS)
 
 

@@ -16,8 +16,9 @@ that hash: its position counts as 0, so every event is tested on its row until t
 again. Each event's hash covers every event before it, so a matching hash at a recorded position means
 the same events up to there.
 
-The file is derived from the events: it is not backed up, and deleting it only costs the time to fill it
-again (about 15 s per million events), when the database is next opened.
+The sort tables of targets and descriptions live in this file too, filled by the same thread in large steps
+(store/sort_index.py). The file is derived from the events: it is not backed up, and deleting it only costs
+the time to fill it again (about 20 s per million events), when the database is next opened.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ CREATE = [
     # against four, a common term's count unchanged).
     f"INSERT INTO {SCHEMA}.event_search(event_search, rank) VALUES ('automerge', 8)",
 ]
-_TABLES = f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name IN ('search_progress', 'event_search')"
+_TABLES = (f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name IN "
+           "('search_progress', 'event_search', 'sort_target', 'sort_description', 'sort_progress')")
 PROGRESS_KEPT = 1000
 
 # The last indexed position and its hash, for the indexer: the next events start after it.
@@ -78,11 +80,13 @@ def attach(conn: Any, database_path: str, map_bytes: int) -> None:
     for name, value in (('journal_mode', 'wal'), ('synchronous', 'normal'), ('cache_size', -16384),
                         ('mmap_size', map_bytes)):
         conn.execute(f'PRAGMA {SCHEMA}.{name} = {value}')
-    if conn.execute(_TABLES).fetchone()[0] < 2:
+    if conn.execute(_TABLES).fetchone()[0] < 5:
+        from store import sort_index  # the sort tables live here too
+
         conn.execute('BEGIN')
         try:
-            if conn.execute(_TABLES).fetchone()[0] < 2:
-                for sql in CREATE:
+            if conn.execute(_TABLES).fetchone()[0] < 5:
+                for sql in (*CREATE, *sort_index.CREATE):
                     conn.execute(sql)
             conn.execute('COMMIT')
         except BaseException:
@@ -114,10 +118,14 @@ def split_candidates(match_sql: str, match_params: list[Any], span: tuple[int, i
 
 
 def index_all() -> None:
-    """Index every event not yet in the index: when the database is opened (after an upgrade or a restore this
-    fills it, about 15 s per million events) and when a command ends."""
+    """Index every event not yet in the index, and fill the sort tables if due (store/sort_index.py): when the
+    database is opened (after an upgrade or a restore this fills both, about 15 and 5 s per million events)
+    and when a command ends."""
+    from store import sort_index
+
     while catch_up():
         pass
+    sort_index.fill_if_due()
 
 
 def catch_up(step: int = STEP) -> int:
@@ -171,9 +179,13 @@ class Indexer(WokenThread):
         self._store = store
 
     def work(self, stop: threading.Event) -> None:
+        from store import sort_index
+
         try:
             with self._store.connection_context():
                 while not stop.is_set() and database.obj is self._store and catch_up():
                     pass
+                if not stop.is_set() and database.obj is self._store:
+                    sort_index.fill_if_due()
         except Exception as exc:  # e.g. the file removed meanwhile: the next commit tries again
             log.warning('indexing new events for the search failed: %s', exc)

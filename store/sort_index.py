@@ -4,15 +4,19 @@ Events arrive in time order, but their targets and descriptions in no order at a
 a column costs every append one page write per event once the index is larger than a batch (measured
 at 1,000,000 events: the (target, ts) index took 18 of 64 ms per 1,000 events appended, more than a
 quarter of the write lock). Each of these columns instead has a table of (value, ts, seq) in its sort
-order, filled from the events up to the position recorded in meta (`sorted_upto`). Filling many events
+order, filled from the events up to the last position recorded in `sort_progress`. Filling many events
 at once touches each page of the table once for many of them. The events after that position, the
 tail, are sorted when read, and a page is the merge of both (`page_sql`), so every read is exact
 whatever the tail's length.
 
-The tail is filled in one sorted pass: by the app when no event has arrived for a few seconds
-(`flush_when_idle`), and by an append that finds the tail longer than FLUSH_AT, which bounds what a
-read sorts. Like the daily counts and the trigram index, these tables are derived from the events.
-PostgreSQL keeps its plain (target, ts) index; none of this applies there.
+The tables live in the search index's file (store/search_file.py), with its write lock: the tail is
+filled in one sorted pass beside the writers, not inside an append (at 1M events a fill of 200,000
+events held the write lock about 1 s). The search indexer fills it once it is longer than FLUSH_AT,
+which bounds what a read sorts, and the app when no event has arrived for a few seconds
+(`flush_when_idle`). As for the search index, a recorded position counts only while the event there
+has the recorded hash: tables of other events (a restored backup) are not used, and the next fill
+empties them first. Like the daily counts and the trigram index, these tables are derived from the
+events. PostgreSQL keeps its plain (target, ts) index; none of this applies there.
 """
 
 from __future__ import annotations
@@ -23,16 +27,14 @@ from typing import Any
 import peewee
 
 from store import chain
-from store.db import database, is_sqlite, write_transaction
-from store.meta import get_value
+from store.db import database, is_sqlite
 from store.query import EventFilter, Viewer, add_time_range
 
-TABLES = {'target': 'sort_target', 'description': 'sort_description'}
+TABLES = {'target': 'search.sort_target', 'description': 'search.sort_description'}
 _FILL = """INSERT OR IGNORE INTO {table} ({column}, ts, seq, pair, failed, workspace_id)
     SELECT e.{column}, e.ts, e.seq, p.id, e.status = 'FAILED', e.workspace_id
-    FROM event e LEFT JOIN facet_marker p ON p.scope = e.scope AND p.category = e.category"""
-UPTO_KEY = 'sorted_upto'
-FLUSH_AT = 200_000  # events in the tail beyond which an append fills it itself (a read then sorts ≤ 50 ms)
+    FROM main.event e LEFT JOIN main.facet_marker p ON p.scope = e.scope AND p.category = e.category"""
+FLUSH_AT = 200_000  # events in the tail beyond which the indexer fills it (a read then sorts ≤ 50 ms)
 IDLE_SECONDS = 1.0  # no append for this long: the app fills the tail
 
 # Besides the order, each entry carries the event's facets in a few bytes: its (scope, category) pair's
@@ -40,7 +42,7 @@ IDLE_SECONDS = 1.0  # no append for this long: the app fills the tail
 # filter excludes without reading their events; values and facets go together (descriptions follow the
 # category), so without them a walk could read most of the events before it found a page.
 CREATE = [
-    *(f"""CREATE TABLE {table} (
+    *(f"""CREATE TABLE IF NOT EXISTS {table} (
         {column} TEXT NOT NULL,
         ts INTEGER NOT NULL,
         seq INTEGER NOT NULL,
@@ -49,9 +51,32 @@ CREATE = [
         workspace_id INTEGER,
         PRIMARY KEY ({column}, ts, seq)
     ) WITHOUT ROWID""" for column, table in TABLES.items()),
-    *(f'{_FILL.format(column=column, table=table)} ORDER BY 1, 2, 3' for column, table in TABLES.items()),
-    f"INSERT INTO meta (key, value) SELECT '{UPTO_KEY}', coalesce(max(seq), 0) FROM event",
+    # One row per fill: the position it filled up to and that event's hash (the last few).
+    'CREATE TABLE IF NOT EXISTS search.sort_progress (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL)',
 ]
+# Schema step 10 as released, when the tables were in the database's own file.
+CREATE_V10 = [
+    *(f"""CREATE TABLE {table.removeprefix('search.')} (
+        {column} TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        pair INTEGER,
+        failed INTEGER NOT NULL,
+        workspace_id INTEGER,
+        PRIMARY KEY ({column}, ts, seq)
+    ) WITHOUT ROWID""" for column, table in TABLES.items()),
+    *(f"""INSERT OR IGNORE INTO {table.removeprefix('search.')} ({column}, ts, seq, pair, failed, workspace_id)
+    SELECT e.{column}, e.ts, e.seq, p.id, e.status = 'FAILED', e.workspace_id
+    FROM event e LEFT JOIN facet_marker p ON p.scope = e.scope AND p.category = e.category ORDER BY 1, 2, 3"""
+      for column, table in TABLES.items()),
+    "INSERT INTO meta (key, value) SELECT 'sorted_upto', coalesce(max(seq), 0) FROM event",
+]
+# The position up to which the tables hold the events a reader sees (see search_file.INDEXED).
+SORTED = """(SELECT coalesce(max(p.seq), 0) FROM (
+        SELECT seq, hash FROM search.sort_progress WHERE seq <= (SELECT max(seq) FROM main.event)
+        ORDER BY seq DESC LIMIT 1) p
+    JOIN main.event e ON e.seq = p.seq AND e.hash = p.hash)"""
+PROGRESS_KEPT = 100
 
 _last_append = 0.0
 
@@ -64,34 +89,49 @@ def appended() -> None:
 
 def sorted_upto() -> int:
     """The last event position whose target and description are in the sort tables."""
-    return int(get_value(UPTO_KEY) or 0)
+    return database.execute_sql(f'SELECT {SORTED}').fetchone()[0]
 
 
 def fill() -> int:
-    """Fill the sort tables with the tail; call inside a write transaction. Returns the events filled."""
-    upto, last = sorted_upto(), chain.head()[0]
-    if last <= upto:
+    """Fill the sort tables with the tail, in a transaction of the search index's file (its write lock, not the
+    database's); returns the events filled. Tables of other events are emptied first."""
+    with database.atomic():
+        database.execute_sql('DELETE FROM search.sort_progress WHERE 0')  # takes the index file's write lock
+        upto, upto_hash = database.execute_sql(
+            'SELECT seq, hash FROM search.sort_progress ORDER BY seq DESC LIMIT 1').fetchone() or (0, '')
+        if upto and database.execute_sql('SELECT hash FROM main.event WHERE seq = ?', (upto,)).fetchone() \
+                != (upto_hash,):
+            for table in (*TABLES.values(), 'search.sort_progress'):
+                database.execute_sql(f'DELETE FROM {table}')
+            upto = 0
+        last = chain.head()
+        if last[0] <= upto:
+            return 0
+        for column, table in TABLES.items():
+            database.execute_sql(f'{_FILL.format(column=column, table=table)} WHERE e.seq > ? AND e.seq <= ? '
+                                 'ORDER BY 1, 2, 3', (upto, last[0]))
+        database.execute_sql('INSERT INTO search.sort_progress (seq, hash) VALUES (?, ?)', last)
+        database.execute_sql('DELETE FROM search.sort_progress WHERE seq < (SELECT seq FROM search.sort_progress '
+                             f'ORDER BY seq DESC LIMIT 1 OFFSET {PROGRESS_KEPT - 1})')
+        return last[0] - upto
+
+
+def fill_if_due() -> int:
+    """Fill the tail if it is over FLUSH_AT, or if the tables hold events beyond the database's (a restored
+    backup); outside a transaction. Returns the events filled."""
+    if not is_sqlite() or database.in_transaction():
         return 0
-    for column, table in TABLES.items():
-        database.execute_sql(f'{_FILL.format(column=column, table=table)} WHERE e.seq > ? AND e.seq <= ? '
-                             'ORDER BY 1, 2, 3', (upto, last))
-    database.execute_sql('INSERT INTO meta (key, value) VALUES (?, ?) '
-                         'ON CONFLICT (key) DO UPDATE SET value = excluded.value', (UPTO_KEY, str(last)))
-    return last - upto
-
-
-def fill_if_due(last_seq: int) -> None:
-    """After an append that ends at `last_seq`, in its transaction: fill the tail if it is over FLUSH_AT."""
-    if is_sqlite() and last_seq - sorted_upto() >= FLUSH_AT:
-        fill()
+    due = database.execute_sql(f'SELECT (SELECT coalesce(max(seq), 0) FROM main.event) - {SORTED} >= ? OR '
+                               f'{SORTED} < (SELECT coalesce(max(seq), 0) FROM search.sort_progress)',
+                               (FLUSH_AT,)).fetchone()[0]
+    return fill() if due else 0
 
 
 def flush() -> int:
-    """Fill the tail in its own write transaction; returns the events filled."""
+    """Fill the tail in a transaction of its own; returns the events filled."""
     if not is_sqlite():
         return 0
-    with write_transaction():
-        return fill()
+    return fill()
 
 
 def flush_when_idle(seen_last: int | None = None) -> tuple[int, int]:

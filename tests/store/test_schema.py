@@ -5,7 +5,7 @@ import sqlite3
 import peewee
 import pytest
 
-from store import schema
+from store import schema, sort_index
 from store.db import close_database, connection, database, open_database
 from store.events import EventFilter, Viewer, count_events, find_events
 from tests.conftest import event
@@ -90,10 +90,13 @@ def test_a_database_of_an_earlier_version_opens_with_every_event(tmp_path):
         assert merge == (8,)
         in_main = database.execute_sql("SELECT name FROM main.sqlite_master WHERE name LIKE 'event_search%'")
         assert in_main.fetchall() == []  # the index moved to a file of its own (store/search_file.py)
-        for table, column in (('sort_target', 'target'), ('sort_description', 'description')):
+        assert sort_index.flush() == 50  # the sort tables, in the search index's file since step 13
+        for table, column in (('search.sort_target', 'target'), ('search.sort_description', 'description')):
             rows = database.execute_sql(f'SELECT {column}, ts, seq FROM {table}').fetchall()
             assert rows == sorted(database.execute_sql(f'SELECT {column}, ts, seq FROM event').fetchall())
-        assert database.execute_sql("SELECT value FROM meta WHERE key = 'sorted_upto'").fetchone() == ('50',)
+        assert sort_index.sorted_upto() == 50
+        in_main = database.execute_sql("SELECT name FROM main.sqlite_master WHERE name LIKE 'sort_%'").fetchall()
+        assert in_main == []
         indexes = {row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert 'event_target_ts' not in indexes  # replaced by the sort table
     close_database()

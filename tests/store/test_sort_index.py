@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import timedelta
 
 import pytest
 
 from store import events as events_module
-from store import sort_index
-from store.db import database, write_transaction
+from store import search_file, sort_index
+from store.db import database
 from store.events import EventFilter, Sort, Viewer, find_events
+from store.ingest import append_events
+from store.validation import validate_event
 from tests.conftest import event, raw_sql, utc
 
 pytestmark = pytest.mark.sqlite_only('the sort tables are SQLite-only; PostgreSQL sorts with its own indexes')
@@ -67,11 +70,10 @@ def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeyp
     page_sql = sort_index.page_sql
     monkeypatch.setattr(sort_index, 'page_sql', lambda *args: walks.append(args) or page_sql(*args))
     _store(add_events, 0, 90)  # in the sort tables
-    with write_transaction():
-        assert sort_index.fill() == 90
-        if lost_pairs:  # the facet pre-filter only narrows: an entry without its pair is still checked
-            for table in sort_index.TABLES.values():
-                database.execute_sql(f'UPDATE {table} SET pair = NULL WHERE seq % 2 = 0')
+    assert sort_index.fill() == 90
+    if lost_pairs:  # the facet pre-filter only narrows: an entry without its pair is still checked
+        for table in sort_index.TABLES.values():
+            database.execute_sql(f'UPDATE {table} SET pair = NULL WHERE seq % 2 = 0')
     _store(add_events, 90, 60)  # the tail, sorted when read
     assert sort_index.sorted_upto() == 90
     for column in ('target', 'description', 'action', 'user'):  # the last two by their indexes
@@ -91,9 +93,8 @@ def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeyp
 
 def test_fill_puts_each_event_in_each_table_once(add_events):
     _store(add_events, 0, 40)
-    with write_transaction():
-        assert sort_index.fill() == 40
-        assert sort_index.fill() == 0  # nothing new
+    assert sort_index.fill() == 40
+    assert sort_index.fill() == 0  # nothing new
     _store(add_events, 40, 15)
     assert sort_index.flush() == 15
     for column, table in sort_index.TABLES.items():
@@ -102,13 +103,48 @@ def test_fill_puts_each_event_in_each_table_once(add_events):
     assert sort_index.sorted_upto() == raw_sql('SELECT max(seq) FROM event')[0][0]
 
 
-def test_an_append_fills_a_long_tail_itself(add_events, monkeypatch):
+def test_the_indexer_fills_a_long_tail(monkeypatch):
+    """Beside the writers (store/search_file.py): no append waits for the fill."""
     monkeypatch.setattr(sort_index, 'FLUSH_AT', 30)
-    _store(add_events, 0, 20)
+    append = lambda start, count: _store(  # noqa: E731 - without add_events' own wait for the indexer
+        lambda *raws: append_events([validate_event(raw) for raw in raws]), start, count)
+    append(0, 20)
+    search_file.index_all()
     assert sort_index.sorted_upto() == 0  # under FLUSH_AT: left for later
-    _store(add_events, 20, 20)
-    assert sort_index.sorted_upto() == 40  # the append that passed FLUSH_AT filled the tail in its transaction
-    assert raw_sql('SELECT count(*) FROM sort_target') == [(40,)]
+    append(20, 20)
+    deadline = time.monotonic() + 10
+    while sort_index.sorted_upto() < 40 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sort_index.sorted_upto() == 40
+    assert raw_sql('SELECT count(*) FROM search.sort_target') == [(40,)]
+
+
+def test_tables_of_other_events_are_not_used_and_are_filled_again(add_events, database_url, tmp_path):
+    """A backup restored over the database: the tables hold events it does not have."""
+    import shutil
+
+    from store.db import close_database, open_database, sqlite_path
+
+    _store(add_events, 0, 30)
+    assert sort_index.fill() == 30
+    close_database()
+    path = sqlite_path(database_url)
+    shutil.copyfile(path, tmp_path / 'backup.db')
+    open_database(database_url)
+    database.connect(reuse_if_open=True)
+    _store(add_events, 30, 30)
+    assert sort_index.fill() == 30
+    close_database()
+    for suffix in ('', '-wal', '-shm'):
+        (tmp_path / f'audit.db{suffix}').unlink(missing_ok=True)
+    shutil.copyfile(tmp_path / 'backup.db', path)
+    database.connect(reuse_if_open=True)
+    assert sort_index.sorted_upto() == 30  # recorded at 30 with the same event there
+    sort = Sort('target', False)
+    assert [e['id'] for e in find_events(ORG, EventFilter(), sort, limit=100).events] == _expected(
+        ORG, EventFilter(), sort)
+    assert sort_index.fill_if_due() == 30  # entries beyond the database's events: emptied and filled again
+    assert raw_sql('SELECT count(*) FROM search.sort_target') == [(30,)]
 
 
 def test_the_idle_fill_waits_for_a_quiet_moment(add_events, monkeypatch):
@@ -122,7 +158,7 @@ def test_the_idle_fill_waits_for_a_quiet_moment(add_events, monkeypatch):
     assert sort_index.sorted_upto() == 0
     assert sort_index.flush_when_idle(15) == (15, 15)  # quiet since the last look: filled
     assert sort_index.flush_when_idle(15) == (15, 0)
-    assert database.execute_sql('SELECT count(*) FROM sort_description').fetchone() == (15,)
+    assert database.execute_sql('SELECT count(*) FROM search.sort_description').fetchone() == (15,)
 
 
 def test_the_idle_fill_gives_way_to_another_writer(add_events, monkeypatch, database_url):
@@ -133,8 +169,8 @@ def test_the_idle_fill_gives_way_to_another_writer(add_events, monkeypatch, data
     _store(add_events, 0, 10)
     monkeypatch.setattr(sort_index, 'IDLE_SECONDS', 0)
     database.execute_sql('PRAGMA busy_timeout = 50')
-    other = sqlite3.connect(sqlite_path(database_url), isolation_level=None)
-    other.execute('BEGIN IMMEDIATE')  # e.g. a long import in another process
+    other = sqlite3.connect(search_file.path_for(sqlite_path(database_url)), isolation_level=None)
+    other.execute('BEGIN IMMEDIATE')  # e.g. another process's indexer at work
     try:
         assert sort_index.flush_when_idle(10) == (10, 0)
     finally:
