@@ -41,8 +41,8 @@ IDLE_SECONDS = 1.0  # no append for this long: the app fills the tail
 # number in facet_marker, whether it failed, its workspace. A walk then skips the entries a structured
 # filter excludes without reading their events; values and facets go together (descriptions follow the
 # category), so without them a walk could read most of the events before it found a page.
-CREATE = [
-    *(f"""CREATE TABLE IF NOT EXISTS {table} (
+def _create(column: str, table: str) -> str:
+    return f"""CREATE TABLE {table} (
         {column} TEXT NOT NULL,
         ts INTEGER NOT NULL,
         seq INTEGER NOT NULL,
@@ -50,21 +50,17 @@ CREATE = [
         failed INTEGER NOT NULL,
         workspace_id INTEGER,
         PRIMARY KEY ({column}, ts, seq)
-    ) WITHOUT ROWID""" for column, table in TABLES.items()),
+    ) WITHOUT ROWID"""
+
+
+CREATE = [
+    *(_create(column, f'IF NOT EXISTS {table}') for column, table in TABLES.items()),
     # One row per fill: the position it filled up to and that event's hash (the last few).
     'CREATE TABLE IF NOT EXISTS search.sort_progress (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL)',
 ]
 # Schema step 10 as released, when the tables were in the database's own file.
 CREATE_V10 = [
-    *(f"""CREATE TABLE {table.removeprefix('search.')} (
-        {column} TEXT NOT NULL,
-        ts INTEGER NOT NULL,
-        seq INTEGER NOT NULL,
-        pair INTEGER,
-        failed INTEGER NOT NULL,
-        workspace_id INTEGER,
-        PRIMARY KEY ({column}, ts, seq)
-    ) WITHOUT ROWID""" for column, table in TABLES.items()),
+    *(_create(column, table.removeprefix('search.')) for column, table in TABLES.items()),
     *(f"""INSERT OR IGNORE INTO {table.removeprefix('search.')} ({column}, ts, seq, pair, failed, workspace_id)
     SELECT e.{column}, e.ts, e.seq, p.id, e.status = 'FAILED', e.workspace_id
     FROM event e LEFT JOIN facet_marker p ON p.scope = e.scope AND p.category = e.category ORDER BY 1, 2, 3"""
