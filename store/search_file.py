@@ -38,7 +38,7 @@ SCHEMA = 'search'
 STEP = 50_000  # events indexed per transaction: readers see the index grow while a large tail is filled
 
 CREATE = [
-    # One row per indexing transaction: the position it indexed up to and that event's hash (the last PROGRESS_KEPT).
+    # One row per indexing transaction: the position it indexed up to and that event's hash (see Progress).
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.search_progress (
         seq INTEGER PRIMARY KEY,
         hash TEXT NOT NULL
@@ -53,20 +53,47 @@ CREATE = [
 ]
 _TABLES = (f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name IN "
            "('search_progress', 'event_search', 'sort_target', 'sort_description', 'sort_progress')")
-PROGRESS_KEPT = 1000
+class Progress:
+    """The positions a derived table of this file was filled up to, one row a fill, each with that event's hash
+    (the last `kept`): the search index's and the sort tables' (store/sort_index.py)."""
 
-# The last indexed position and its hash, for the indexer: the next events start after it.
-_LAST = f'SELECT seq, hash FROM {SCHEMA}.search_progress ORDER BY seq DESC LIMIT 1'
-# The position up to which the index holds the events a reader sees: the last one recorded at or before the
-# reader's newest event, if that event there has the recorded hash; else 0. A reader whose snapshot of the
-# database is older than the index's (the indexer went on meanwhile) still finds the index up to its own events.
-INDEXED = f"""(SELECT coalesce(max(p.seq), 0) FROM (
-        SELECT seq, hash FROM {SCHEMA}.search_progress WHERE seq <= (SELECT max(seq) FROM main.event)
+    def __init__(self, table: str, kept: int) -> None:
+        self.table = table
+        self.kept = kept
+        # The position up to which the table holds the events a reader sees: the last one recorded at or before
+        # the reader's newest event, if that event there has the recorded hash; else 0. A reader whose snapshot
+        # of the database is older than this file's (the filling went on meanwhile) still finds its events.
+        self.upto_sql = f"""(SELECT coalesce(max(p.seq), 0) FROM (
+        SELECT seq, hash FROM {table} WHERE seq <= (SELECT max(seq) FROM main.event)
         ORDER BY seq DESC LIMIT 1) p
     JOIN main.event e ON e.seq = p.seq AND e.hash = p.hash)"""
-# A write that changes nothing: the first statement of a transaction takes the index file's write lock
-# (waiting for another indexer), not the database's as BEGIN IMMEDIATE would, since it locks every attached file.
-_CLAIM = f'DELETE FROM {SCHEMA}.search_progress WHERE 0'
+
+    def claim(self) -> None:
+        """A write that changes nothing: as the first statement of a transaction it takes this file's write lock
+        (waiting for another filler), not the database's as BEGIN IMMEDIATE would, since it locks every attached
+        file."""
+        database.execute_sql(f'DELETE FROM {self.table} WHERE 0')
+
+    def start(self) -> tuple[int, bool]:
+        """In the filling transaction: the position to fill from, and whether the table holds other events (a
+        restored backup) and must be emptied first, which this does for the progress itself."""
+        row = database.execute_sql(f'SELECT seq, hash FROM {self.table} ORDER BY seq DESC LIMIT 1').fetchone()
+        if row is None:
+            return 0, False
+        if database.execute_sql('SELECT hash FROM main.event WHERE seq = ?', (row[0],)).fetchone() == (row[1],):
+            return row[0], False
+        database.execute_sql(f'DELETE FROM {self.table}')
+        return 0, True
+
+    def record(self, last: tuple[int, str]) -> None:
+        """In the filling transaction: the table now holds the events up to `last` (its position and hash)."""
+        database.execute_sql(f'INSERT INTO {self.table} (seq, hash) VALUES (?, ?)', last)
+        database.execute_sql(f'DELETE FROM {self.table} WHERE seq < (SELECT seq FROM {self.table} '
+                             f'ORDER BY seq DESC LIMIT 1 OFFSET {self.kept - 1})')
+
+
+PROGRESS = Progress(f'{SCHEMA}.search_progress', kept=1000)
+INDEXED = PROGRESS.upto_sql
 
 
 def path_for(database_path: str | Path) -> Path:
@@ -138,33 +165,24 @@ def catch_up(step: int = STEP) -> int:
                             f'{INDEXED} = (SELECT coalesce(max(seq), 0) FROM {SCHEMA}.search_progress)').fetchone()[0]:
         return 0  # nothing new (a write that stored no event), known without a lock
     with database.atomic():
-        database.execute_sql(_CLAIM)
-        upto, upto_hash = database.execute_sql(_LAST).fetchone() or (0, '')
-        if upto and not _holds(upto, upto_hash):
+        PROGRESS.claim()
+        upto, stale = PROGRESS.start()
+        if stale:
             log.warning('the search index %s belongs to other events: filling it again', _file())
             database.execute_sql(f"INSERT INTO {SCHEMA}.event_search(event_search) VALUES ('delete-all')")
-            database.execute_sql(f'DELETE FROM {SCHEMA}.search_progress')
-            upto = 0
         last = database.execute_sql('SELECT seq, hash FROM main.event WHERE seq > ? AND seq <= ? '
                                     'ORDER BY seq DESC LIMIT 1', (upto, upto + step)).fetchone()
         if last is None:
             return 0
         database.execute_sql(f'INSERT INTO {SCHEMA}.event_search(rowid, search_text) {INDEX_SELECT} '
                              'WHERE e.seq > ? AND e.seq <= ?', (upto, last[0]))
-        database.execute_sql(f'INSERT INTO {SCHEMA}.search_progress (seq, hash) VALUES (?, ?)', last)
-        database.execute_sql(f'DELETE FROM {SCHEMA}.search_progress WHERE seq < (SELECT seq FROM '
-                             f'{SCHEMA}.search_progress ORDER BY seq DESC LIMIT 1 OFFSET {PROGRESS_KEPT - 1})')
+        PROGRESS.record(last)
         return last[0] - upto
 
 
 def indexed_upto() -> int:
     """The position up to which the index holds the events (0 for an index of other events)."""
     return database.execute_sql(f'SELECT {INDEXED}').fetchone()[0]
-
-
-def _holds(upto: int, upto_hash: str) -> bool:
-    row = database.execute_sql('SELECT hash FROM main.event WHERE seq = ?', (upto,)).fetchone()
-    return row is not None and row[0] == upto_hash
 
 
 def _file() -> str:

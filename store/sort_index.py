@@ -26,7 +26,7 @@ from typing import Any
 
 import peewee
 
-from store import chain
+from store import chain, search_file
 from store.db import database, is_sqlite
 from store.query import EventFilter, Viewer, add_time_range
 
@@ -67,12 +67,8 @@ CREATE_V10 = [
       for column, table in TABLES.items()),
     "INSERT INTO meta (key, value) SELECT 'sorted_upto', coalesce(max(seq), 0) FROM event",
 ]
-# The position up to which the tables hold the events a reader sees (see search_file.INDEXED).
-SORTED = """(SELECT coalesce(max(p.seq), 0) FROM (
-        SELECT seq, hash FROM search.sort_progress WHERE seq <= (SELECT max(seq) FROM main.event)
-        ORDER BY seq DESC LIMIT 1) p
-    JOIN main.event e ON e.seq = p.seq AND e.hash = p.hash)"""
-PROGRESS_KEPT = 100
+PROGRESS = search_file.Progress('search.sort_progress', kept=100)
+SORTED = PROGRESS.upto_sql  # the position up to which the tables hold the events a reader sees
 
 _last_append = 0.0
 
@@ -92,23 +88,18 @@ def fill() -> int:
     """Fill the sort tables with the tail, in a transaction of the search index's file (its write lock, not the
     database's); returns the events filled. Tables of other events are emptied first."""
     with database.atomic():
-        database.execute_sql('DELETE FROM search.sort_progress WHERE 0')  # takes the index file's write lock
-        upto, upto_hash = database.execute_sql(
-            'SELECT seq, hash FROM search.sort_progress ORDER BY seq DESC LIMIT 1').fetchone() or (0, '')
-        if upto and database.execute_sql('SELECT hash FROM main.event WHERE seq = ?', (upto,)).fetchone() \
-                != (upto_hash,):
-            for table in (*TABLES.values(), 'search.sort_progress'):
+        PROGRESS.claim()
+        upto, stale = PROGRESS.start()
+        if stale:
+            for table in TABLES.values():
                 database.execute_sql(f'DELETE FROM {table}')
-            upto = 0
         last = chain.head()
         if last[0] <= upto:
             return 0
         for column, table in TABLES.items():
             database.execute_sql(f'{_FILL.format(column=column, table=table)} WHERE e.seq > ? AND e.seq <= ? '
                                  'ORDER BY 1, 2, 3', (upto, last[0]))
-        database.execute_sql('INSERT INTO search.sort_progress (seq, hash) VALUES (?, ?)', last)
-        database.execute_sql('DELETE FROM search.sort_progress WHERE seq < (SELECT seq FROM search.sort_progress '
-                             f'ORDER BY seq DESC LIMIT 1 OFFSET {PROGRESS_KEPT - 1})')
+        PROGRESS.record(last)
         return last[0] - upto
 
 
