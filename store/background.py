@@ -39,6 +39,11 @@ class WokenThread:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
+    def alive(self) -> bool:
+        """False once the thread has died (a pass raised): no commit starts it again. Not yet started is alive."""
+        thread = self._thread
+        return thread is None or thread.is_alive()
+
     def work(self, stop: threading.Event) -> None:
         raise NotImplementedError
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from store import chain, rollup, search_index, sort_index
+from store import chain, rollup, search_index, signals, sort_index
 from store.db import StoreError, database, insert_id, is_sqlite, write_transaction
 from store.timefmt import to_millis
 from store.validation import METADATA_ENCODER, NewEvent
@@ -79,6 +80,8 @@ def append_prepared(groups: list[Iterable[Prepared]]) -> list[AppendResult]:
             head_seq = chain.head()[0]
             chain.record_head(chain.Head(tip.count + stored, head_seq, previous))
     sort_index.appended()
+    if facets.appended:
+        signals.events_appended.send(counts=dict(facets.appended))
     return results
 
 
@@ -130,10 +133,12 @@ class _Facets:
 
     pairs: set[tuple[str, str]] = field(default_factory=set)
     actors: set[str] = field(default_factory=set)
+    appended: Counter[tuple[str, str]] = field(default_factory=Counter)  # (scope, status) → events, for signals
 
     def add(self, p: Prepared) -> None:
         self.pairs.add((p.row[3], p.row[4]))
         self.actors.add(p.row[2])
+        self.appended[p.row[3], p.row[7]] += 1
 
 
 def _append_batch(batch: list[Prepared], previous: str, workspaces: _WorkspaceIds, seen: set[str],

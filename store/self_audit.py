@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from store import signals
 from store.ingest import append_events
 from store.validation import ALLOWED_CONTROL, MAX_LENGTH, validate_event
 
@@ -22,3 +23,4 @@ def record(user: str, action: str, target: str, description: str, *, scope: str 
            'target': printable(target, 'target'), 'status': status,
            'description': printable(description, 'description'), 'workspace': workspace, 'metadata': metadata}
     append_events([validate_event(raw)])
+    signals.self_audit_recorded.send(action=action, status=status, metadata=metadata or {})

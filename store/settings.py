@@ -50,7 +50,22 @@ SQLITE_MAP_MIB = Setting(
     'MiB of an SQLite database file the server reads through a memory map (0 reads every page by a system call).',
 )
 
+# Running it as a service (ui/request_log.py, ui/metrics.py)
+LOG_FORMAT = Setting(
+    'log_format', 'AUDIT_LOG_FORMAT', 'text',
+    'The server log on standard error: text (one readable line per entry) or json (one JSON object per line).',
+)
+METRICS_TOKEN = Setting(
+    'metrics_token', 'AUDIT_METRICS_TOKEN', '',
+    'A bearer token that opens /metrics from anywhere (Authorization: Bearer <token>); empty: none.',
+)
+METRICS_NETWORKS = Setting(
+    'metrics_networks', 'AUDIT_METRICS_NETWORKS', '127.0.0.0/8,::1/128',
+    'Comma-separated networks whose clients read /metrics without a token; empty: only with the token.',
+)
+
 ALL: tuple[Setting, ...] = (
     DATABASE_URL, DISPLAY_TIMEZONE, TAXONOMY_FILE, ORGANIZATION_NAME, SESSION_SECRET, SESSION_IDLE_MINUTES,
     SQLITE_MAP_MIB,
+    LOG_FORMAT, METRICS_TOKEN, METRICS_NETWORKS,
 )

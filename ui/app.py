@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from nicegui import ui
+from nicegui import helpers, ui
 
 from ui import (
     api,
@@ -15,6 +15,7 @@ from ui import (
     maintenance,
     members,
     policies_page,
+    service,
     tokens_page,
     workspaces_page,
 )
@@ -34,6 +35,7 @@ def register(app_config: AppConfig) -> None:
     integrity_page.register()
     api.register()
     maintenance.register()
+    service.register()  # after api: wraps the stack it built
 
 
 # Python hands its GIL between threads every 5 ms by default. The API's writer holds the database's write
@@ -46,5 +48,6 @@ GIL_SWITCH_SECONDS = 0.001
 def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> None:
     register(app_config)
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    options = {} if helpers.is_user_simulation() else service.prepare_process()
     ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
-           storage_secret=config().storage_secret, show_welcome_message=False)
+           storage_secret=config().storage_secret, show_welcome_message=False, **options)
