@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store.db import StoreError
@@ -82,6 +83,13 @@ def configure_logging(fmt: str) -> None:
     root.setLevel(logging.INFO)
     for noisy in ('watchfiles', 'httpx', 'httpcore'):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger('uvicorn.error').addFilter(_not_uvicorn_websocket_line)
+
+
+def _not_uvicorn_websocket_line(record: logging.LogRecord) -> bool:
+    """uvicorn logs each websocket's opening with its query string (NiceGUI's client ids); `RequestLog` logs
+    the websocket without it when it ends."""
+    return not str(record.msg).startswith('%s - "WebSocket %s"')
 
 
 class RequestLog:
@@ -95,6 +103,7 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        path = scope.get('path', '')  # as asked: a mounted app may rewrite it in the scope
         seen: dict[str, Any] = {'status': None, 'html': False}
 
         async def watch(message: Message) -> None:
@@ -113,17 +122,19 @@ class RequestLog:
                 seen['status'] = 500
             raise
         finally:
-            _ended(scope, seen['status'], seen['html'], time.perf_counter() - started)
+            _ended(scope, path, seen['status'], seen['html'], time.perf_counter() - started)
 
 
 def route_of(scope: Scope) -> str | None:
-    """The matched route's template (`/api/v1/events`, `/export/download/{token}`), or None."""
+    """The matched route's template (`/api/v1/events`, `/export/download/{token}`), or None (also for a mounted
+    app, such as static files or NiceGUI's websocket, whose own paths follow the mount's)."""
     route = scope.get('route')
+    if route is None or isinstance(route, Mount):
+        return None
     return getattr(route, 'path_format', None) or getattr(route, 'path', None)
 
 
-def _ended(scope: Scope, status: int | None, html: bool, seconds: float) -> None:
-    path = scope.get('path', '')
+def _ended(scope: Scope, path: str, status: int | None, html: bool, seconds: float) -> None:
     route = route_of(scope)
     shown = route or path[:200]
     method = scope.get('method', 'WS') if scope['type'] == 'http' else 'WS'
