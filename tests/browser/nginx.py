@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ROOT, free_port
+from tests.browser.conftest import ROOT, free_port, wait_until_listening
 
 SITE = ROOT / 'deploy' / 'nginx-audit-logs.conf'
 UPSTREAM = re.compile(r'^(\s*server 127\.0\.0\.1:)(\d+)( .*;)$', re.M)
@@ -74,17 +72,8 @@ def start_nginx(folder: Path, upstreams: list[int], wait: float = 30) -> Nginx:
     process = subprocess.Popen([binary, '-p', str(folder), '-e', str(error_log), '-c', str(folder / 'nginx.conf'),
                                 '-g', f'daemon off; pid {folder / "nginx.pid"}; error_log {error_log} notice;'],
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f'nginx exited with {process.returncode}:\n{error_log.read_text()}')
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=0.5):
-                return Nginx(f'http://127.0.0.1:{port}', folder, process)
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f'nginx did not answer within {wait:.0f} s:\n{error_log.read_text()}')
+    wait_until_listening(process, port, error_log, wait, 'nginx')
+    return Nginx(f'http://127.0.0.1:{port}', folder, process)
 
 
 def stop_nginx(nginx: Nginx) -> None:
