@@ -99,18 +99,24 @@ def test_readiness_follows_postgresql(tmp_path: Path) -> None:
         admin.close()
 
 
-def test_metrics_parse_and_count_real_requests_and_the_log_is_json(database_url: str, tmp_path: Path) -> None:
+def test_metrics_parse_count_real_requests_are_guarded_and_the_log_is_json(database_url: str,
+                                                                           tmp_path: Path) -> None:
     token = create_token('metrics test', None, 'test')
     auth = {'Authorization': f'Bearer {token}'}
-    server = start_server(database_url, tmp_path / 'server.log', {'AUDIT_LOG_FORMAT': 'json'})
+    scrape = {'Authorization': 'Bearer scrape-me-7'}
+    server = start_server(database_url, tmp_path / 'server.log', {
+        'AUDIT_LOG_FORMAT': 'json', 'AUDIT_METRICS_NETWORKS': '', 'AUDIT_METRICS_TOKEN': 'scrape-me-7'})
     try:
-        before = samples(httpx.get(f'{server.url}/metrics').text)
+        assert httpx.get(f'{server.url}/metrics').status_code == 403  # loopback is no longer enough
+        assert httpx.get(f'{server.url}/metrics', headers={'Authorization': 'Bearer wrong'}).status_code == 403
+        assert httpx.get(f'{server.url}/readyz').status_code == 200  # health needs no token
+        before = samples(httpx.get(f'{server.url}/metrics', headers=scrape).text)
         batch = {'events': [event(id=f'm-{i}', status='FAILED' if i % 3 == 0 else 'SUCCESS') for i in range(30)]}
         assert httpx.post(f'{server.url}/api/v1/events', json=batch, headers=auth).status_code == 201
         assert httpx.get(f'{server.url}/api/v1/events?limit=5', headers=auth).status_code == 200
         assert httpx.get(f'{server.url}/api/v1/events').status_code == 401
         assert httpx.get(f'{server.url}/login').status_code == 200
-        response = httpx.get(f'{server.url}/metrics')
+        response = httpx.get(f'{server.url}/metrics', headers=scrape)
         assert response.headers['content-type'].startswith('text/plain')
         after = samples(response.text)
     finally:
@@ -138,21 +144,8 @@ def test_metrics_parse_and_count_real_requests_and_the_log_is_json(database_url:
         ('POST', '/api/v1/events', 201), ('GET', '/api/v1/events', 401), ('GET', '/login', 200),
         ('GET', '/metrics', 200)}
     assert any(line['logger'] == 'uvicorn.error' and line['message'] == 'Shutting down' for line in lines)
-    assert token not in (tmp_path / 'server.log').read_text()
-
-
-def test_metrics_are_refused_outside_the_networks_without_the_token(database_url: str, tmp_path: Path) -> None:
-    server = start_server(database_url, tmp_path / 'server.log',
-                          {'AUDIT_METRICS_NETWORKS': '', 'AUDIT_METRICS_TOKEN': 'scrape-me-7'})
-    try:
-        assert httpx.get(f'{server.url}/metrics').status_code == 403
-        assert httpx.get(f'{server.url}/metrics', headers={'Authorization': 'Bearer wrong'}).status_code == 403
-        allowed = httpx.get(f'{server.url}/metrics', headers={'Authorization': 'Bearer scrape-me-7'})
-        assert allowed.status_code == 200 and 'audit_events_appended_total' in allowed.text
-        assert httpx.get(f'{server.url}/readyz').status_code == 200  # health needs no token
-    finally:
-        stop_server(server)
-    assert 'scrape-me-7' not in (tmp_path / 'server.log').read_text()
+    text = (tmp_path / 'server.log').read_text()
+    assert token not in text and 'scrape-me-7' not in text
 
 
 def test_the_metrics_guard_reads_networks(monkeypatch) -> None:
