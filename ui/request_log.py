@@ -63,7 +63,9 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, 'fields', {}))
         if record.exc_info:
             entry['exception'] = self.formatException(record.exc_info)
-        return scrub(json.dumps(entry, ensure_ascii=False, default=str))
+        # each text scrubbed before it is quoted: a pattern run over the JSON could cut an escape in two
+        return json.dumps({key: scrub(value) if isinstance(value, str) else value for key, value in entry.items()},
+                          ensure_ascii=False, default=str)
 
 
 def _iso(created: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from store.tokens import create_token
 from tests import pg
 from tests.browser.conftest import start_server, stop_server
 from tests.conftest import event
-from ui import metrics
+from ui import metrics, request_log
 
 PATIENCE = 30.0  # seconds: a generous deadline for polling, never a measurement
 
@@ -211,3 +212,17 @@ def test_a_dead_background_thread_makes_readiness_fail(add_events) -> None:
         store.indexer.stop()
     assert health.run_checks()['background'] is None
 
+
+
+def test_log_lines_mask_secrets_and_stay_valid_json() -> None:
+    record = logging.LogRecord('audit.test', logging.WARNING, __file__, 1,
+                               'refused %s with "Authorization: Bearer %s" from %s; body {"token": "%s"}',
+                               ('/api/v1/events', 'al_abcdefghijklmnop1234', 'postgresql://audit:hunter2@db/audit',
+                                'plain-secret-9'), None)
+    for formatter in (request_log.TextFormatter(), request_log.JsonFormatter()):
+        line = formatter.format(record)
+        for secret in ('al_abcdefghijklmnop1234', 'hunter2', 'plain-secret-9'):
+            assert secret not in line, (formatter, line)
+        assert 'refused /api/v1/events' in line and 'postgresql://audit:***@db/audit' in line
+    parsed = json.loads(request_log.JsonFormatter().format(record))
+    assert parsed['level'] == 'WARNING' and parsed['logger'] == 'audit.test'
