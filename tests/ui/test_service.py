@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +22,7 @@ from store import health
 from store.db import SqliteStore, database
 from store.tokens import create_token
 from tests import pg
-from tests.browser.conftest import start_server, stop_server
+from tests.browser.conftest import ROOT, free_port, start_server, stop_server
 from tests.conftest import event
 from ui import metrics, request_log
 
@@ -226,3 +229,12 @@ def test_log_lines_mask_secrets_and_stay_valid_json() -> None:
         assert 'refused /api/v1/events' in line and 'postgresql://audit:***@db/audit' in line
     parsed = json.loads(request_log.JsonFormatter().format(record))
     assert parsed['level'] == 'WARNING' and parsed['logger'] == 'audit.test'
+
+
+def test_bad_service_settings_stop_the_server_with_one_clear_line(database_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != 'PYTEST_CURRENT_TEST' and not k.startswith('NICEGUI_')}
+    for name, value, message in (('AUDIT_LOG_FORMAT', 'xml', 'AUDIT_LOG_FORMAT must be text or json'),
+                                 ('AUDIT_METRICS_NETWORKS', '10.0.0.0/33', 'AUDIT_METRICS_NETWORKS: ')):
+        done = subprocess.run([sys.executable, 'main.py', '--db', database_url, 'serve', '--port', str(free_port())],
+                              cwd=ROOT, env={**env, name: value}, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and done.stderr.startswith(f'error: {message}'), done.stderr
