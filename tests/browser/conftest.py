@@ -62,11 +62,16 @@ def wait_until_listening(process: subprocess.Popen, port: int, log: Path, wait: 
 
 
 def stop_server(server: Server) -> None:
-    server.process.terminate()
+    stop_process(server.process)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, as a service manager stops it; SIGKILL if it has not exited 10 s later."""
+    process.terminate()
     try:
-        server.process.wait(10)
+        process.wait(10)
     except subprocess.TimeoutExpired:
-        server.process.kill()
+        process.kill()
 
 
 @pytest.fixture(scope='module')

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ROOT, free_port, wait_until_listening
+from tests.browser.conftest import ROOT, free_port, stop_process, wait_until_listening
 
 SITE = ROOT / 'deploy' / 'nginx-audit-logs.conf'
 UPSTREAM = re.compile(r'^(\s*server 127\.0\.0\.1:)(\d+)( .*;)$', re.M)
@@ -77,9 +77,4 @@ def start_nginx(folder: Path, upstreams: list[int], wait: float = 30) -> Nginx:
 
 
 def stop_nginx(nginx: Nginx) -> None:
-    nginx.process.terminate()
-    try:
-        nginx.process.wait(10)
-    except subprocess.TimeoutExpired:
-        nginx.process.kill()
-        nginx.process.wait()
+    stop_process(nginx.process)
