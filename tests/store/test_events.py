@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store.events import EventFilter, Sort, Viewer, count_events, events_before, find_events, iter_events
+from store.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events, page_after
 from tests.conftest import event, utc
 
 ORG = Viewer.organization()
@@ -182,12 +182,12 @@ def test_total_equals_rows_iterated(sample):
 
 
 def test_keyset_pages_are_stable_while_events_arrive(sample, add_events):
-    first = events_before(ORG, EventFilter(), None, 2)
+    first = page_after(ORG, EventFilter(), None, 2).events
     assert [e['id'] for e in first] == ['e5', 'e4']
     add_events(event(id='late', timestamp='2026-10-06T00:00:00Z'))
     last = first[-1]
     cursor = (int(last['timestamp'].timestamp() * 1000), last['seq'])
-    assert [e['id'] for e in events_before(ORG, EventFilter(), cursor, 10)] == ['e3', 'e2', 'e1']
+    assert [e['id'] for e in page_after(ORG, EventFilter(), cursor, 10).events] == ['e3', 'e2', 'e1']
 
 
 def test_event_fields_round_trip(add_events):
