@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from store import chain, rollup, sort_index
-from store.counts import count_events, rollup_total
+from store import chain, sort_index
+from store.counts import count_events, resolution, rollup_total, view_counts
 from store.db import database, first_done, is_sqlite, stream
 from store.query import (
     MIN_INDEXED_TERM,
@@ -21,7 +21,6 @@ from store.query import (
     Query,
     Viewer,
     normalize_search,
-    rollup_where,
     select_events,
     trigram_query,
 )
@@ -129,9 +128,10 @@ def _rows(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int,
     A page in the second half is read from the other end in the opposite order, so the last page costs what
     the first does. `near` says `total` is only an upper bound and the page is near the start.
     """
-    seek = _seek_by_day(viewer, flt, sort, offset) if offset >= SEEK_FROM and not near else None
+    seek = _seek(viewer, flt, sort, offset, total) if offset >= SEEK_FROM and not near else None
     if seek is not None:
-        return _page(select_events(viewer, seek[0]), sort, seek[1], limit)
+        narrowed, skip, remaining = seek
+        return _rows(viewer, narrowed, sort, skip, limit, remaining, near=True)
     if offset > total // 2 and not near:
         count = min(limit, total - offset)
         rows = _page(select_events(viewer, flt), Sort(sort.column, not sort.descending), total - offset - count, count,
@@ -235,38 +235,33 @@ def _walk(query: Query, sort: Sort, offset: int, limit: int, view: tuple[Viewer,
 SEEK_FROM = 5_000
 
 
-def _seek_by_day(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int) -> tuple[EventFilter, int] | None:
+def _seek(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, total: int) -> tuple[EventFilter, int, int] | None:
     """A deep page in time order without stepping over every event before it: `flt` narrowed to the events
-    beyond a UTC day boundary, and how many of those to skip (at most about a day's worth).
+    beyond a bucket boundary, how many of those to skip (fewer than one bucket holds), and how many the
+    narrowed view holds.
 
-    The daily counts place the boundary; the events before it are then counted exactly, as the total is.
-    None when the filter is not answered by the daily counts (a search or a user) or the sort is not by time.
+    The boundary is placed by the view's own counts per bucket and status, which the total was summed from
+    (store/counts.py keeps them), so any view, a keyword's or a user's too, is placed without a second pass.
+    Measured at 1M events, the middle page of 'notebook' took 231 ms stepping over the matches before it.
+    None when the sort is not by time or the page is in the first bucket.
     """
-    if sort.column != 'timestamp' or normalize_search(flt.search) or flt.user:
+    if sort.column != 'timestamp':
         return None
-    since = to_millis(flt.since) if flt.since else None
-    until = to_millis(flt.until) if flt.until else None
-    first, end = rollup.full_days(since, until)
-    rollup_query = rollup_where(viewer, flt, first, end)
-    if rollup_query is None:
-        return None
-    where, params = rollup_query
-    direction = 'DESC' if sort.descending else 'ASC'
-    days = database.execute_sql(f'SELECT c.day, sum(c.n) FROM event_count c WHERE {where} '
-                                f'GROUP BY c.day ORDER BY c.day {direction}', params).fetchall()
-    candidates, passed = [], 0  # day boundaries in reading order with at most `offset` events before them
-    for day, count in days:
-        boundary = day * rollup.DAY_MS if sort.descending else (day + 1) * rollup.DAY_MS
-        passed += count
-        if passed > offset:
+    width = resolution(viewer, flt)
+    counts = view_counts(viewer, flt, width)
+    passed = 0
+    for bucket in sorted(counts, reverse=sort.descending):
+        count = sum(counts[bucket])
+        if passed + count > offset:
             break
-        candidates.append(boundary)
-    for boundary in reversed(candidates[-2:]):  # the partial day at the near edge may push the first too far
-        moment = from_millis(boundary)
-        before = rollup_total(viewer, replace(flt, since=moment) if sort.descending else replace(flt, until=moment))
-        if before <= offset:
-            return (replace(flt, until=moment) if sort.descending else replace(flt, since=moment)), offset - before
-    return None
+        passed += count
+    else:
+        return None
+    if passed == 0:
+        return None
+    if sort.descending:
+        return replace(flt, until=from_millis((bucket + 1) * width)), offset - passed, total - passed
+    return replace(flt, since=from_millis(bucket * width)), offset - passed, total - passed
 
 
 COMMON_MATCHES = 20_000

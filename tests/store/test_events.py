@@ -294,9 +294,9 @@ def test_kept_counts_stay_exact_as_events_arrive(add_events):
 
 
 @pytest.mark.parametrize('sort', [Sort(), Sort('timestamp', False)])
-def test_deep_pages_placed_by_the_daily_counts_equal_the_plain_slice(add_events, monkeypatch, sort):
-    """Deep pages in time order start from a day boundary the daily counts place; every page, for every
-    rollup-answered filter and both visibilities, is still exactly the slice of the whole order."""
+def test_deep_pages_placed_by_the_view_counts_equal_the_plain_slice(add_events, monkeypatch, sort):
+    """Deep pages in time order start from a bucket boundary the view's counts place; every page, for every
+    filter (a keyword and a user too) and both visibilities, is still exactly the slice of the whole order."""
     import store.events as events
 
     base = utc(2026, 5, 1)
@@ -309,7 +309,8 @@ def test_deep_pages_placed_by_the_daily_counts_equal_the_plain_slice(add_events,
     admin = Viewer.of_workspaces('a', {'alpha'})
     filters = [EventFilter(), EventFilter(scope='Billing'), EventFilter(status='FAILED'),
                EventFilter(since=base + timedelta(hours=30, minutes=7), until=base + timedelta(hours=101, minutes=3)),
-               EventFilter(scope='Service', since=base + timedelta(hours=13))]
+               EventFilter(scope='Service', since=base + timedelta(hours=13)), EventFilter(search='credit'),
+               EventFilter(search='nb', status='SUCCESS'), EventFilter(user='alice@acme.io')]
     seeks = 0
     for viewer in (ORG, admin):
         for flt in filters:
@@ -318,10 +319,10 @@ def test_deep_pages_placed_by_the_daily_counts_equal_the_plain_slice(add_events,
                 page = find_events(viewer, flt, sort, offset=offset, limit=6)
                 assert [e['id'] for e in page.events] == whole[offset:offset + 6], (viewer, flt, offset)
                 assert page.total == len(whole)
-                seeks += events._seek_by_day(viewer, flt, sort, offset) is not None
-    assert seeks > 20
-    assert events._seek_by_day(ORG, EventFilter(search='credit'), sort, 40) is None
-    assert events._seek_by_day(ORG, EventFilter(), Sort('user'), 40) is None
+                seeks += events._seek(viewer, flt, sort, offset, page.total) is not None
+    assert seeks > 40
+    assert events._seek(ORG, EventFilter(search='credit'), sort, 40, 60) is not None
+    assert events._seek(ORG, EventFilter(), Sort('user'), 40, 90) is None
 
 
 def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add_events, parts):
