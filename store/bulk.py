@@ -51,13 +51,17 @@ def bulk_append(events: Iterable[Prepared], expected: int) -> AppendResult:
 
 
 def load(events: Iterable[Prepared], count: int, part: int = PART) -> tuple[int, int]:
-    """Append `count` prepared events in transactions of at most `part` events, each as `bulk_append` does
-    (so the first parts into a small store rebuild its indexes once, the later ones keep them up to date);
-    the events stored and the duplicates. A failure keeps the parts already committed, which are whole."""
+    """Append `count` prepared events in transactions of at most `part` events; the events stored and the
+    duplicates. The first part rebuilds the indexes when the whole load warrants it (`bulk_append`), the
+    later ones keep them up to date: a second rebuild would rewrite every index page into the log again
+    (seeding 2,000,000 events: 2.8 GB at the peak with a rebuild in each of two parts, for a 1.3 GB file).
+    A failure keeps the parts already committed, which are whole."""
     iterator = iter(events)
     stored = duplicates = 0
+    first = True
     while count > 0:
         size = min(part, count)
-        result = bulk_append(islice(iterator, size), size)
-        stored, duplicates, count = stored + result.stored, duplicates + result.duplicates, count - size
+        events_of_part = islice(iterator, size)
+        result = bulk_append(events_of_part, count) if first else append_prepared([events_of_part])[0]
+        stored, duplicates, count, first = stored + result.stored, duplicates + result.duplicates, count - size, False
     return stored, duplicates

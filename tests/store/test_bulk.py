@@ -61,8 +61,14 @@ def test_a_load_in_parts_commits_each_part_and_stores_the_events_one_transaction
     monkeypatch.setattr(bulk, 'BULK_MIN', 100)
     indexes = index_names()
     commits = []
-    real = bulk.bulk_append
-    monkeypatch.setattr(bulk, 'bulk_append', lambda events, size: commits.append(size) or real(events, size))
+    real = bulk.append_prepared
+
+    def transaction(groups):
+        items = list(groups[0])
+        commits.append(len(items))
+        return real([items])
+
+    monkeypatch.setattr(bulk, 'append_prepared', transaction)
     assert bulk.load(prepare(demo_events(2_500, seed=5, end=END)), 2_500, part=1_000) == (2_500, 0)
     assert commits == [1_000, 1_000, 500]
     in_parts = database.execute_sql('SELECT uid, hash FROM event ORDER BY seq').fetchall()
