@@ -71,9 +71,9 @@ def acknowledge(stream: Stream, owner: str, position: int, count: int, *, digest
     now = now_millis()
     cursor = database.execute_sql(
         "UPDATE stream SET position = ?, delivered = delivered + ?, last_success = ?, failures = 0, "
-        "next_retry = NULL, state = 'active', lease_expires = ?, last_sent = CASE WHEN ? THEN ? ELSE last_sent END "
+        "next_retry = NULL, state = 'active', lease_expires = ?, last_sent = COALESCE(?, last_sent) "
         'WHERE id = ? AND lease_owner = ? AND generation = ?',
-        (position, count, now, now + LEASE_SECONDS * 1000, 1 if digest else 0, now, stream.id, owner,
+        (position, count, now, now + LEASE_SECONDS * 1000, now if digest else None, stream.id, owner,
          stream.generation))
     return cursor.rowcount == 1
 
