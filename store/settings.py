@@ -59,8 +59,12 @@ STREAM_CA_FILE = Setting(
     'stream_ca_file', 'AUDIT_STREAM_CA_FILE', '',
     'Optional PEM file of CA certificates trusted, besides the system ones, by syslog+tls and https streams.',
 )
+STREAM_LEASE_SECONDS = Setting(
+    'stream_lease_seconds', 'AUDIT_STREAM_LEASE_SECONDS', '30',
+    "Seconds a stream's lease lasts unrenewed: another instance takes over a stopped one's streams after this.",
+)
 
 ALL: tuple[Setting, ...] = (
     DATABASE_URL, DISPLAY_TIMEZONE, TAXONOMY_FILE, ORGANIZATION_NAME, SESSION_SECRET, SESSION_IDLE_MINUTES,
-    SQLITE_MAP_MIB, PUBLIC_URL, STREAM_CA_FILE,
+    SQLITE_MAP_MIB, PUBLIC_URL, STREAM_CA_FILE, STREAM_LEASE_SECONDS,
 )

@@ -2,10 +2,11 @@
 
 A lease is a row's `lease_owner` with an expiry in the database, renewed while delivering and taken over once
 expired, so with several app instances on one database exactly one delivers each stream, and another takes
-over within LEASE_SECONDS when it dies. A stream's position is stored only after the destination acknowledged
-the batch, and only while the lease and the stream's generation are unchanged: a crash resends at most the
-batch in flight, and nothing is skipped. Failures are retried with exponential backoff and jitter, capped at
-MAX_BACKOFF_SECONDS; a refusal retrying cannot mend (a webhook's 4xx other than 408/429) pauses the stream.
+over once the lease runs out (AUDIT_STREAM_LEASE_SECONDS) when it dies. A stream's position is stored only
+after the destination acknowledged the batch, and only while the lease and the stream's generation are
+unchanged: a crash resends at most the batch in flight, and nothing is skipped. Failures are retried with
+exponential backoff and jitter, capped at MAX_BACKOFF_SECONDS; a refusal retrying cannot mend (a webhook's 4xx
+other than 408/429) pauses the stream.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from datetime import UTC, datetime
 
 import peewee
 
-from store import chain
-from store.db import connection, database, write_transaction
+from store import chain, settings
+from store.db import StoreError, connection, database, write_transaction
 from store.events import count_after, events_after
 from store.self_audit import record
 from store.stream_destinations import ChatSender, DeliveryError, Sender, sender_for
@@ -35,7 +36,6 @@ from store.timefmt import now_millis
 log = logging.getLogger(__name__)
 
 BATCH = 500
-LEASE_SECONDS = 30
 SCAN_SECONDS = 1.0  # how often the process looks for streams to take
 IDLE_SECONDS = 0.25  # how often a stream with nothing to send looks for new events
 FIRST_BACKOFF_SECONDS = 1.0
@@ -49,6 +49,13 @@ def backoff_seconds(failures: int, rng: Callable[[float, float], float] = random
     return rng(ceiling / 2, ceiling)
 
 
+def lease_millis() -> int:
+    value = settings.STREAM_LEASE_SECONDS.value()
+    if not value.isdigit() or int(value) < 1:
+        raise StoreError(f'{settings.STREAM_LEASE_SECONDS.env} must be a whole number of seconds, not {value!r}')
+    return int(value) * 1000
+
+
 def take_lease(stream_id: int, owner: str) -> bool:
     """Take or renew the stream's lease for `owner`: free, expired or already ours. False when another holds it
     or the stream is paused or gone."""
@@ -56,7 +63,7 @@ def take_lease(stream_id: int, owner: str) -> bool:
     cursor = database.execute_sql(
         "UPDATE stream SET lease_owner = ?, lease_expires = ? WHERE id = ? AND state <> 'paused' "
         'AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires < ?)',
-        (owner, now + LEASE_SECONDS * 1000, stream_id, owner, now))
+        (owner, now + lease_millis(), stream_id, owner, now))
     return cursor.rowcount == 1
 
 
@@ -73,7 +80,7 @@ def acknowledge(stream: Stream, owner: str, position: int, count: int, *, digest
         "UPDATE stream SET position = ?, delivered = delivered + ?, last_success = ?, failures = 0, "
         "next_retry = NULL, state = 'active', lease_expires = ?, last_sent = COALESCE(?, last_sent) "
         'WHERE id = ? AND lease_owner = ? AND generation = ?',
-        (position, count, now, now + LEASE_SECONDS * 1000, now if digest else None, stream.id, owner,
+        (position, count, now, now + lease_millis(), now if digest else None, stream.id, owner,
          stream.generation))
     return cursor.rowcount == 1
 

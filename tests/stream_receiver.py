@@ -21,6 +21,7 @@ class Receiver:
         self.mode = 'ok'  # ok | status | stall | drop
         self.status = 500
         self.stall_seconds = 0.0
+        self.answer_delay = 0.0  # seconds between recording a body and acknowledging it
         self.lock = threading.Lock()
         self.bodies: list[dict[str, Any]] = []  # every acknowledged body, in arrival order
         self.bad_signatures = 0
@@ -94,13 +95,17 @@ class Receiver:
                 with receiver.arrived:
                     receiver.bodies.append(json.loads(body))
                     receiver.arrived.notify_all()
+                time.sleep(receiver.answer_delay)
                 self._answer(200, b'ok')
 
             def _answer(self, status: int, text: bytes) -> None:
-                self.send_response(status)
-                self.send_header('Content-Length', str(len(text)))
-                self.end_headers()
-                self.wfile.write(text)
+                try:
+                    self.send_response(status)
+                    self.send_header('Content-Length', str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text)
+                except OSError:  # the sender is gone (a test killed it): nothing was acknowledged
+                    self.close_connection = True
 
         return Handler
 
