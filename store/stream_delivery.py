@@ -16,6 +16,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -183,18 +184,33 @@ class _StreamLoop:
         self.stop = stop
         self.sender: Sender | None = None
         self.sender_key: tuple | None = None
+        self.renewed_at = time.monotonic()  # the Deliverer took the lease just before
 
     def run(self) -> None:
         try:
             while not self.stop.is_set():
                 stream = get_stream_by_id(self.stream_id)
-                if stream is None or stream.state == 'paused' or not take_lease(self.stream_id, self.owner):
+                if stream is None or stream.state == 'paused' or not self._renewed():
                     return
                 wait = self.step(stream)
                 if wait:
                     self.stop.wait(wait)
         finally:
             self._close()
+
+    def _renewed(self) -> bool:
+        """Whether this process still holds the lease; renewed (a write) once a third of it has passed, and after
+        a position could not be stored."""
+        if time.monotonic() - self.renewed_at < lease_millis() / 3000:
+            return True
+        if not take_lease(self.stream_id, self.owner):
+            return False
+        self.renewed_at = time.monotonic()
+        return True
+
+    def _acknowledged(self, stream: Stream, position: int, count: int, digest: bool = False) -> None:
+        if not acknowledge(stream, self.owner, position, count, digest=digest):
+            self.renewed_at = float('-inf')  # changed meanwhile, or the lease was lost: check before sending more
 
     def _sender(self, stream: Stream) -> Sender:
         key = (stream.destination, stream.format, stream.secret)
@@ -224,7 +240,7 @@ class _StreamLoop:
             self._close()
             record_failure(stream, self.owner, str(exc), exc.permanent)
             return 0.0
-        acknowledge(stream, self.owner, events[-1]['seq'], len(events))
+        self._acknowledged(stream, events[-1]['seq'], len(events))
         return 0.0
 
     def _digest(self, stream: Stream, now: int) -> float:
@@ -246,7 +262,7 @@ class _StreamLoop:
             self._close()
             record_failure(stream, self.owner, str(exc), exc.permanent)
             return 0.0
-        acknowledge(stream, self.owner, head, count, digest=True)
+        self._acknowledged(stream, head, count, digest=True)
         return 0.0
 
 

@@ -43,6 +43,14 @@ class Receiver:
         """The received event ids in arrival order, each once (receivers dedupe by id)."""
         return list(dict.fromkeys(event['id'] for event in self.events()))
 
+    def tally(self, sent: list[str]) -> tuple[int, str]:
+        """How many events arrived more than once, and the line a fault test prints: sent, received, duplicated,
+        missing."""
+        everything = [event['id'] for event in self.events()]
+        duplicated = len(everything) - len(set(everything))
+        return duplicated, (f'sent {len(sent):,}, received {len(everything):,}, duplicated {duplicated:,}, '
+                            f'missing {len(set(sent) - set(everything)):,}')
+
     def wait_for(self, count: int, timeout: float = 30) -> list[str]:
         """Wait until `count` distinct events arrived; returns their ids (fails the test on timeout)."""
         deadline = time.monotonic() + timeout

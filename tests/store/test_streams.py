@@ -255,3 +255,13 @@ def test_receiver_helper_rejects_a_wrong_signature() -> None:
         answer = httpx.post(receiver.url, content=b'{"events":[]}',
                             headers={'X-Audit-Signature': signature('wrong', b'{"events":[]}')})
         assert answer.status_code == 401 and receiver.bad_signatures == 1
+
+
+def test_a_search_filter_reads_events_the_search_index_has_not_reached_yet() -> None:
+    from store.ingest import append_events
+    from store.validation import validate_event
+
+    append_events([validate_event(event(id=f's{i}', description='gpu quota' if i % 2 else 'other'))
+                   for i in range(6)])  # not indexed yet (SQLite indexes beside the writers)
+    found = events_after(Viewer.organization(), EventFilter(search='GPU'), 0, 100)
+    assert [e['id'] for e in found] == ['s1', 's3', 's5']
