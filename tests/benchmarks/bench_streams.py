@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -104,7 +105,7 @@ def throughput(events: int, folder: Path) -> None:
 
     source = bench_database(events).removeprefix('sqlite:///')
     copy = folder / 'streams.db'
-    with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(copy)) as dst:
         src.backup(dst)
     open_database(f'sqlite:///{copy}')
     process, url, receiver = start_receiver(folder / 'backlog')
