@@ -27,9 +27,22 @@ class Receiver:
         self.bad_signatures = 0
         self.refused = 0  # requests answered with an error, stalled or dropped
         self.arrived = threading.Condition(self.lock)
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), self._handler())
+        self._listen(0)
+
+    def _listen(self, port: int) -> None:
+        self.server = ThreadingHTTPServer(('127.0.0.1', port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def go_down(self) -> None:
+        """Stop listening: connections are refused until `come_back`."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def come_back(self) -> None:
+        self._listen(self.server.server_address[1])
+        self.thread.start()
 
     @property
     def url(self) -> str:
