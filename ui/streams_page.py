@@ -93,7 +93,8 @@ class StreamsView:
                  'returns. New streams start with the events stored from now on; Replay resends history.') \
             .classes('text-sm text-slate-600 dark:text-slate-300 max-w-3xl')
         self.empty = ui.label('No streams yet.').classes('text-slate-600').mark('no-streams')
-        self.table = ui.table(columns=COLUMNS, rows=rows, row_key='name').classes('w-full').mark('streams')
+        self.table = ui.table(columns=COLUMNS, rows=rows, row_key='name').props('wrap-cells flat bordered') \
+            .classes('w-full').mark('streams')
         self.table.add_slot('body-cell-actions', ACTIONS_SLOT)
         for action, handler in (('pause', self.pause), ('resume', self.resume), ('replay', self.ask_replay),
                                 ('test', self.send_test), ('remove', self.ask_remove)):
