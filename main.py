@@ -117,7 +117,7 @@ def cmd_stream(args: argparse.Namespace, url: str) -> int:
             for stream in streams.list_streams():
                 lag = streams.lag(stream)
                 print(f'{stream.name}\t{stream.state}\t{streams.shown_destination(stream)}\t'
-                      f'{stream.delivered:,} delivered\tlag {lag.events:,} events, {lag.seconds:.0f} s')
+                      f'{stream.delivered:,} delivered\tlag {lag}')
         elif args.stream_command == 'replay':
             since = parse_time(args.since, '--since')
             stream = streams.replay_stream(args.name, since, by)

@@ -285,6 +285,9 @@ class Lag:
     events: int  # matching events stored after the stream's position
     seconds: float  # age of the oldest of them (0 when none)
 
+    def __str__(self) -> str:
+        return f'{self.events:,} {"event" if self.events == 1 else "events"}, {self.seconds:,.0f} s'
+
 
 def lag(stream: Stream) -> Lag:
     head = chain.head()[0]

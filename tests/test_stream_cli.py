@@ -27,7 +27,7 @@ def test_stream_commands(capsys, database_url: str) -> None:
     assert code == 0 and 'secret:' not in out
     code, out, _ = run(capsys, 'stream', 'list')
     # 'copy' takes every event: its own creation waits for it
-    assert out.splitlines() == ['copy\tactive\tfile:///tmp/audit-copy.jsonl\t0 delivered\tlag 1 events, 0 s',
+    assert out.splitlines() == ['copy\tactive\tfile:///tmp/audit-copy.jsonl\t0 delivered\tlag 1 event, 0 s',
                                 'siem\tactive\thttp://127.0.0.1:9/…\t0 delivered\tlag 0 events, 0 s']
     assert run(capsys, 'stream', 'pause', 'siem')[1] == 'Stream siem is paused.\n'
     assert run(capsys, 'stream', 'resume', 'siem')[1] == 'Stream siem is active.\n'

@@ -61,7 +61,7 @@ def _when(ms: int | None) -> str:
 def _lag_text(lag: streams.Lag) -> str:
     if not lag.events:
         return 'up to date'
-    return f'{lag.events:,} events, {lag.seconds:,.0f} s'
+    return str(lag)
 
 
 def stream_rows() -> list[dict[str, Any]]:
