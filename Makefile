@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint browser bench clean
+.PHONY: run test lint browser syslog bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,14 @@ run: $(STAMP)
 browser:
 	bash scripts/ensure-chromium
 
+syslog:
+	bash scripts/ensure-rsyslog
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
 # The store, API and export tests run twice: on SQLite and on a throwaway PostgreSQL server.
-test: $(STAMP) browser lint
+test: $(STAMP) browser syslog lint
 	bash scripts/with-postgres $(PY) -m pytest -q
 
 # The scale tables: every read through the store, then GET /api/v1/events through HTTP, on SQLite and on a

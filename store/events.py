@@ -26,8 +26,8 @@ from store.query import (
 )
 from store.timefmt import from_millis, to_millis
 
-__all__ = ['EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_events', 'find_events',
-           'iter_events', 'page_after', 'visible_users', 'workspace_names']
+__all__ = ['EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_after', 'count_events', 'events_after',
+           'find_events', 'first_position', 'iter_events', 'page_after', 'visible_users', 'workspace_names']
 
 SORTABLE = {
     'timestamp': 'e.ts', 'user': 'e.actor', 'scope': 'e.scope', 'category': 'e.category', 'action': 'e.action',
@@ -288,6 +288,28 @@ def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), chunk: in
                 yield _event(row)
     finally:
         cursor.close()
+
+
+def events_after(viewer: Viewer, flt: EventFilter, position: int, limit: int, upto: int | None = None) -> list[dict]:
+    """The matching events stored after `position` (and at most at `upto`), in storage order (seq ascending), at
+    most `limit`: what a stream delivers next (store/streams.py)."""
+    query = select_events(viewer, flt, span=(position, upto if upto is not None else chain.head()[0]))
+    rows = database.execute_sql(
+        f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY e.seq LIMIT ?', [*query.params, limit])
+    return [_event(row) for row in rows]
+
+
+def count_after(viewer: Viewer, flt: EventFilter, position: int, upto: int) -> int:
+    """How many matching events are stored after `position` up to `upto`: a stream's lag."""
+    query = select_events(viewer, flt, span=(position, upto))
+    return database.execute_sql(f'SELECT count(*) FROM event e WHERE {query.where}', query.params).fetchone()[0]
+
+
+def first_position(viewer: Viewer, flt: EventFilter) -> int | None:
+    """The storage position of the first matching event (e.g. of those since a time), None without one."""
+    query = select_events(viewer, flt)
+    row = database.execute_sql(f'SELECT min(e.seq) FROM event e WHERE {query.where}', query.params).fetchone()
+    return row[0] if row else None
 
 
 def visible_users(viewer: Viewer, flt: EventFilter | None = None, limit: int = 200) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
-from nicegui import ui
+from nicegui import app, ui
 
+from store.stream_delivery import Deliverer
 from ui import (
     api,
     audit_logs,
@@ -15,6 +17,7 @@ from ui import (
     maintenance,
     members,
     policies_page,
+    streams_page,
     tokens_page,
     workspaces_page,
 )
@@ -31,6 +34,7 @@ def register(app_config: AppConfig) -> None:
     export_routes.register()
     members.register()
     tokens_page.register()
+    streams_page.register()
     integrity_page.register()
     api.register()
     maintenance.register()
@@ -46,5 +50,8 @@ GIL_SWITCH_SECONDS = 0.001
 def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> None:
     register(app_config)
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    deliverer = Deliverer()  # streams (store/stream_delivery.py): background threads, off the event loop
+    app.on_startup(deliverer.start)
+    app.on_shutdown(lambda: asyncio.to_thread(deliverer.stop))
     ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
            storage_secret=config().storage_secret, show_welcome_message=False)
