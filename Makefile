@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint browser proxy bench clean
+.PHONY: run test lint browser proxy syslog bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ run: $(STAMP)
 browser:
 	bash scripts/ensure-chromium
 
+syslog:
+	bash scripts/ensure-rsyslog
+
 proxy:
 	bash scripts/ensure-nginx
 
@@ -25,12 +28,17 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 # The store, API and export tests run twice: on SQLite and on a throwaway PostgreSQL server.
-test: $(STAMP) browser proxy lint
+test: $(STAMP) browser proxy syslog lint
 	bash scripts/with-postgres $(PY) -m pytest -q
 
-# The 1M-event scale table (seeds /tmp/audit-logs-bench-1m.db once); add ARGS=--postgres for PostgreSQL's column.
+# The scale tables: every read through the store, then GET /api/v1/events through HTTP, on SQLite and on a
+# throwaway PostgreSQL (filled from the SQLite file). BENCH_EVENTS=10000000 for the 10M mode; each size is
+# seeded once into /tmp/audit-logs-bench-<size>.db and reused.
+BENCH_EVENTS ?= 1000000
 bench: $(STAMP)
-	$(PY) -m tests.benchmarks.bench_store $(ARGS)
+	bash scripts/with-postgres sh -c '$(PY) -m tests.benchmarks.bench_store --events $(BENCH_EVENTS) \
+	  --postgres "$$AUDIT_TEST_POSTGRES_URL" $(ARGS) && \
+	  $(PY) -m tests.benchmarks.bench_api --events $(BENCH_EVENTS) --postgres "$$AUDIT_TEST_POSTGRES_URL"'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -7,6 +7,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from store import settings, taxonomy
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser('verify', help='check the integrity chain of every stored event')
     verify.add_argument('--anchor', default=None, metavar='SEQ:HASH',
                         help='an anchor an earlier check printed, kept elsewhere: proves nothing before it changed')
+    verify.add_argument('--copy', default=None, metavar='FILE.jsonl',
+                        help="check a stream's copy held elsewhere against the store instead (see Streams)")
+    verify.add_argument('--stream', default=None, metavar='NAME',
+                        help='with --copy: also check that every event the stream delivered is in the copy')
+    add_stream_commands(commands)
 
     backup = commands.add_parser('backup', help='copy an SQLite database to FILE while the app keeps running')
     backup.add_argument('file')
@@ -65,6 +71,65 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser('migrate-db', help='copy this SQLite store into an empty database, then verify it')
     migrate.add_argument('--to', required=True, metavar='URL', help='the target, e.g. postgresql://user@host/audit')
     return parser
+
+
+# ---- streams (store/streams.py) ----
+
+def add_stream_commands(commands: argparse._SubParsersAction) -> None:
+    stream = commands.add_parser('stream', help='deliver events to a webhook, chat, syslog or a file (see Streams)')
+    actions = stream.add_subparsers(dest='stream_command', metavar='ACTION', required=True)
+    add = actions.add_parser('add', help='create a stream; a webhook\'s signing secret is printed once')
+    add.add_argument('name')
+    add.add_argument('--to', required=True, metavar='URL',
+                     help='https:// or http:// (loopback) webhook, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT, '
+                          'file:///PATH.jsonl')
+    add.add_argument('--format', choices=('json', 'ocsf', 'slack', 'cef'), default=None,
+                     help='json (default), ocsf, slack (chat alert, webhooks), cef (syslog)')
+    add.add_argument('--digest', type=int, default=0, metavar='MINUTES',
+                     help='chat alerts: at most one message per MINUTES, with the count and the first events')
+    add_filter_arguments(add)
+    actions.add_parser('list', help='one line per stream: name, state, destination, events delivered, lag')
+    for action, text in (('pause', 'stop delivering until resumed'), ('resume', 'deliver again, from where it was'),
+                         ('remove', "remove the stream (its history stays in the log)")):
+        actions.add_parser(action, help=text).add_argument('name')
+    replay = actions.add_parser('replay', help='resend the events from a time on')
+    replay.add_argument('name')
+    replay.add_argument('--since', required=True, metavar='T', help='ISO 8601 time, e.g. 2026-10-01')
+
+
+def cmd_stream(args: argparse.Namespace, url: str) -> int:
+    from store import streams
+
+    by = 'command line'
+    open_database(url)
+    with connection():
+        if args.stream_command == 'add':
+            if args.until:
+                raise StoreError('a stream follows new events: --until does not apply (--since starts it earlier)')
+            flt = event_filter(args)
+            stream, secret = streams.create_stream(args.name, args.to, args.format, flt, by,
+                                                   digest_minutes=args.digest, since=flt.since)
+            print(f'Created stream {stream.name} ({stream.format}) to {streams.shown_destination(stream)} '
+                  f'for {stream.filter_text()}.')
+            if secret:
+                print(f'secret: {secret}')
+        elif args.stream_command == 'list':
+            for stream in streams.list_streams():
+                lag = streams.lag(stream)
+                print(f'{stream.name}\t{stream.state}\t{streams.shown_destination(stream)}\t'
+                      f'{stream.delivered:,} delivered\tlag {lag}')
+        elif args.stream_command == 'replay':
+            since = parse_time(args.since, '--since')
+            stream = streams.replay_stream(args.name, since, by)
+            print(f'Stream {stream.name} resends its events from {args.since} (after position {stream.position}).')
+        elif args.stream_command == 'remove':
+            streams.remove_stream(args.name, by)
+            print(f'Removed stream {args.name}.')
+        else:
+            change = streams.pause_stream if args.stream_command == 'pause' else streams.resume_stream
+            stream = change(args.name, by)
+            print(f'Stream {stream.name} is {stream.state}.')
+    return 0
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,16 +143,20 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--until', metavar='T')
 
 
-def event_filter(args: argparse.Namespace) -> EventFilter:
+def parse_time(value: str, option: str) -> datetime:
     from store.validation import ValidationError, parse_timestamp
 
-    if args.category and args.scope and args.category not in taxonomy.categories(args.scope):
-        raise StoreError(f'--category {args.category!r} is not a category of {args.scope}')
     try:
-        since = parse_timestamp(args.since, '--since') if args.since else None
-        until = parse_timestamp(args.until, '--until') if args.until else None
+        return parse_timestamp(value, option)
     except ValidationError as exc:
         raise StoreError(str(exc)) from None
+
+
+def event_filter(args: argparse.Namespace) -> EventFilter:
+    if args.category and args.scope and args.category not in taxonomy.categories(args.scope):
+        raise StoreError(f'--category {args.category!r} is not a category of {args.scope}')
+    since = parse_time(args.since, '--since') if args.since else None
+    until = parse_time(args.until, '--until') if args.until else None
     return EventFilter(search=args.search or '', scope=args.scope, category=args.category, status=args.status,
                        user=args.user, since=since, until=until, workspace=args.workspace)
 
@@ -143,7 +212,7 @@ def whole_number(setting: settings.Setting, least: int = 0) -> int:
 def cmd_seed(args: argparse.Namespace, url: str) -> int:
     import time
 
-    from store.bulk import bulk_append
+    from store.bulk import load
     from store.ingest import prepare
     from store.seed import demo_events, prefetched
     from store.validation import ValidationError, parse_timestamp
@@ -157,10 +226,10 @@ def cmd_seed(args: argparse.Namespace, url: str) -> int:
     open_database(url)
     started = time.perf_counter()
     with connection():
-        result = bulk_append(prefetched(demo_events(args.events, seed=args.seed, end=end), transform=prepare),
-                             args.events)
+        stored, duplicates = load(prefetched(demo_events(args.events, seed=args.seed, end=end), transform=prepare),
+                                  args.events)
     elapsed = time.perf_counter() - started
-    print(f'Added {result.stored:,} events ({result.duplicates:,} already stored) in {elapsed:.1f} s.')
+    print(f'Added {stored:,} events ({duplicates:,} already stored) in {elapsed:.1f} s.')
     return 0
 
 
@@ -225,6 +294,11 @@ def cmd_export(args: argparse.Namespace, url: str) -> int:
 def cmd_verify(args: argparse.Namespace, url: str) -> int:
     from store.chain import parse_anchor, verify
 
+    if args.copy:
+        return verify_copy(args, url)
+    if args.stream:
+        raise StoreError('--stream goes with --copy FILE.jsonl')
+
     try:
         anchor = parse_anchor(args.anchor) if args.anchor else None
     except ValueError as exc:
@@ -232,6 +306,17 @@ def cmd_verify(args: argparse.Namespace, url: str) -> int:
     open_database(url)
     with connection():
         report = verify(anchor=anchor)
+    print(report.summary())
+    return 0 if report.ok else 2
+
+
+def verify_copy(args: argparse.Namespace, url: str) -> int:
+    from store.stream_verify import verify_copy
+    from store.streams import get_stream
+
+    open_database(url)
+    with connection():
+        report = verify_copy(Path(args.copy), get_stream(args.stream) if args.stream else None)
     print(report.summary())
     return 0 if report.ok else 2
 
@@ -263,7 +348,7 @@ def cmd_migrate_db(args: argparse.Namespace, url: str) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, str], int]] = {
     'serve': cmd_serve, 'seed': cmd_seed, 'create-user': cmd_create_user, 'create-token': cmd_create_token,
     'import': cmd_import, 'export': cmd_export, 'verify': cmd_verify, 'backup': cmd_backup,
-    'migrate-db': cmd_migrate_db,
+    'migrate-db': cmd_migrate_db, 'stream': cmd_stream,
 }
 
 

@@ -196,11 +196,41 @@ V12_SEARCH_FILE = [SqliteOnly('DROP TABLE main.event_search')]
 V13_SORT_TABLES_MOVED = [SqliteOnly(sql) for sql in ('DROP TABLE main.sort_target', 'DROP TABLE main.sort_description',
                                                      "DELETE FROM meta WHERE key = 'sorted_upto'")]
 
+# ---- streams (store/streams.py) ----
+# A stream: a filter, a destination and a position (the seq of the last event its destination acknowledged).
+# `generation` changes with every pause, resume, replay and change, so a delivery read before it cannot store
+# its position after it; `lease_owner` and `lease_expires` make one app instance at a time deliver the stream.
+V14_STREAMS = [
+    """CREATE TABLE stream (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        destination TEXT NOT NULL,
+        format TEXT NOT NULL,
+        filter TEXT NOT NULL,
+        digest_minutes INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL CHECK (state IN ('active', 'paused', 'failing')),
+        position INTEGER NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0,
+        secret TEXT,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_success INTEGER,
+        last_error TEXT,
+        last_error_at INTEGER,
+        next_retry INTEGER,
+        last_sent INTEGER,
+        lease_owner TEXT,
+        lease_expires INTEGER,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+    )""",
+]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
                                    _run(V10_SORT_TABLES), _run(V11_WORKSPACE_MARKERS), _run(V12_SEARCH_FILE),
-                                   _run(V13_SORT_TABLES_MOVED)]
+                                   _run(V13_SORT_TABLES_MOVED), _run(V14_STREAMS)]
 LATEST = len(STEPS)
 
 

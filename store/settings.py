@@ -50,6 +50,20 @@ SQLITE_MAP_MIB = Setting(
     'MiB of an SQLite database file the server reads through a memory map (0 reads every page by a system call).',
 )
 
+# ---- streams (store/streams.py) ----
+PUBLIC_URL = Setting(
+    'public_url', 'AUDIT_PUBLIC_URL', '',
+    "The app's address as users open it (https://audit.example.com), for the links in chat alerts; empty: relative.",
+)
+STREAM_CA_FILE = Setting(
+    'stream_ca_file', 'AUDIT_STREAM_CA_FILE', '',
+    'Optional PEM file of CA certificates trusted, besides the system ones, by syslog+tls and https streams.',
+)
+STREAM_LEASE_SECONDS = Setting(
+    'stream_lease_seconds', 'AUDIT_STREAM_LEASE_SECONDS', '30',
+    "Seconds a stream's lease lasts unrenewed: another instance takes over a stopped one's streams after this.",
+)
+
 # Running it as a service (ui/request_log.py, ui/metrics.py)
 LOG_FORMAT = Setting(
     'log_format', 'AUDIT_LOG_FORMAT', 'text',
@@ -66,6 +80,6 @@ METRICS_NETWORKS = Setting(
 
 ALL: tuple[Setting, ...] = (
     DATABASE_URL, DISPLAY_TIMEZONE, TAXONOMY_FILE, ORGANIZATION_NAME, SESSION_SECRET, SESSION_IDLE_MINUTES,
-    SQLITE_MAP_MIB,
+    SQLITE_MAP_MIB, PUBLIC_URL, STREAM_CA_FILE, STREAM_LEASE_SECONDS,
     LOG_FORMAT, METRICS_TOKEN, METRICS_NETWORKS,
 )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
-from nicegui import helpers, ui
+from nicegui import app, helpers, ui
 
+from store.stream_delivery import Deliverer
 from ui import (
     api,
     audit_logs,
@@ -16,6 +18,7 @@ from ui import (
     members,
     policies_page,
     service,
+    streams_page,
     tokens_page,
     workspaces_page,
 )
@@ -32,6 +35,7 @@ def register(app_config: AppConfig) -> None:
     export_routes.register()
     members.register()
     tokens_page.register()
+    streams_page.register()
     integrity_page.register()
     api.register()
     maintenance.register()
@@ -48,6 +52,10 @@ GIL_SWITCH_SECONDS = 0.001
 def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> None:
     register(app_config)
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    deliverer = Deliverer()  # streams (store/stream_delivery.py): background threads, off the event loop
+    app.on_startup(deliverer.start)
+    app.on_shutdown(lambda: asyncio.to_thread(deliverer.stop))
+    # after the deliverer's, so its shutdown (which closes the database) runs after the streams stopped
     options = {} if helpers.is_user_simulation() else service.prepare_process()
     ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
            storage_secret=config().storage_secret, show_welcome_message=False, **options)

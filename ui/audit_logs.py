@@ -22,6 +22,7 @@ from ui.event_table import DEFAULT_PAGE_SIZE, FRESH_CSS, EventTable
 from ui.filter_bar import SEARCH_CLASS, FilterBar
 from ui.filter_state import FilterState
 from ui.frame import frame
+from ui.streams_page import stream_view_url
 from ui.timeline import TimelineChart
 
 LIVE_SECONDS = 3.0
@@ -57,6 +58,10 @@ class AuditLogsView:
                 .mark('live-state')
             ui.button('Refresh', icon='refresh', on_click=self.refresh).props('outline')
             ui.button('Export', icon='download', on_click=self.export).props('outline')
+            if account.role == 'owner':
+                ui.button('Stream this view', icon='podcasts',
+                          on_click=lambda: ui.navigate.to(stream_view_url(self.state))).props('outline') \
+                    .tooltip('Deliver the events of these filters to a webhook, chat, syslog or a file')
         self.timeline = TimelineChart(chart, tz, self.pick_range)
         self.detail = EventDetail(tz)
         self.table = EventTable(self.fetch, tz, first, on_select=self.detail.show)

@@ -18,6 +18,7 @@ NAV = (
     ('Members', '/members', 'group', 'owner'),
     ('API tokens', '/tokens', 'key', 'owner'),
     ('Integrity', '/integrity', 'verified_user', 'owner'),
+    ('Streams', '/streams', 'podcasts', 'owner'),
 )
 
 
