@@ -125,6 +125,11 @@ class Deliverer:
         self._thread = threading.Thread(target=self._run, name='stream-deliverer', daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        """False once its thread has died while it should run (for readiness, store/health.py)."""
+        thread = self._thread
+        return thread is None or thread.is_alive()
+
     def stop(self) -> None:
         """Stop every stream's thread after its current delivery and give up the leases."""
         self._stop.set()

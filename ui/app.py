@@ -18,6 +18,7 @@ from ui import (
     members,
     policies_page,
     service,
+    stream_health,
     streams_page,
     tokens_page,
     workspaces_page,
@@ -55,6 +56,7 @@ def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> N
     deliverer = Deliverer()  # streams (store/stream_delivery.py): background threads, off the event loop
     app.on_startup(deliverer.start)
     app.on_shutdown(lambda: asyncio.to_thread(deliverer.stop))
+    stream_health.watch(deliverer)
     # after the deliverer's, so its shutdown (which closes the database) runs after the streams stopped
     options = {} if helpers.is_user_simulation() else service.prepare_process()
     ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
