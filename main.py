@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from store import settings, taxonomy
+from store import oidc_config, settings, taxonomy
 from store.db import StoreError, close_database, connection, open_database
 from store.events import EventFilter, Sort, Viewer
 
@@ -128,7 +128,7 @@ def cmd_serve(args: argparse.Namespace, url: str) -> int:
         database_url=url, timezone=zone(settings.DISPLAY_TIMEZONE.value()),
         organization=settings.ORGANIZATION_NAME.value(),
         session_idle_minutes=whole_number(settings.SESSION_IDLE_MINUTES, least=1),
-        storage_secret=secret)
+        storage_secret=secret, oidc=oidc_config.load(), password_login=oidc_config.password_mode())
     serve(app_config, host=args.host, port=args.port)
     return 0
 

@@ -50,7 +50,34 @@ SQLITE_MAP_MIB = Setting(
     'MiB of an SQLite database file the server reads through a memory map (0 reads every page by a system call).',
 )
 
+OIDC_ISSUER = Setting(
+    'oidc_issuer', 'AUDIT_OIDC_ISSUER', '',
+    'The OpenID Connect provider\'s issuer URL (discovery at ISSUER/.well-known/openid-configuration); '
+    'empty: no provider sign-in.',
+)
+OIDC_CLIENT_ID = Setting('oidc_client_id', 'AUDIT_OIDC_CLIENT_ID', '', 'The client id registered at the provider.')
+OIDC_CLIENT_SECRET = Setting(
+    'oidc_client_secret', 'AUDIT_OIDC_CLIENT_SECRET', '',
+    'The client secret (confidential client); empty for a public client (PKCE only).',
+)
+OIDC_NAME = Setting('oidc_name', 'AUDIT_OIDC_NAME', '', 'The provider\'s name on the login button "Sign in with NAME".')
+OIDC_SCOPES = Setting('oidc_scopes', 'AUDIT_OIDC_SCOPES', 'openid email profile', 'The scopes asked of the provider.')
+OIDC_ROLES_CLAIM = Setting(
+    'oidc_roles_claim', 'AUDIT_OIDC_ROLES_CLAIM', '',
+    'Optional claim of the ID token whose values grant roles, e.g. groups (with AUDIT_OIDC_ROLES).',
+)
+OIDC_ROLES = Setting(
+    'oidc_roles', 'AUDIT_OIDC_ROLES', '',
+    'Claim values to roles, e.g. audit-owners=owner;research-admins=admin:research,training.',
+)
+PASSWORD_LOGIN = Setting(
+    'password_login', 'AUDIT_PASSWORD_LOGIN', 'on',
+    'on: the password form shows under the provider\'s button; off: no password sign-in; break-glass: only '
+    'Organization Owners, through /login?break_glass=1.',
+)
+
 ALL: tuple[Setting, ...] = (
     DATABASE_URL, DISPLAY_TIMEZONE, TAXONOMY_FILE, ORGANIZATION_NAME, SESSION_SECRET, SESSION_IDLE_MINUTES,
-    SQLITE_MAP_MIB,
+    SQLITE_MAP_MIB, OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_NAME, OIDC_SCOPES, OIDC_ROLES_CLAIM,
+    OIDC_ROLES, PASSWORD_LOGIN,
 )

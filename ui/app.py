@@ -14,6 +14,7 @@ from ui import (
     login,
     maintenance,
     members,
+    oidc,
     policies_page,
     tokens_page,
     workspaces_page,
@@ -25,6 +26,7 @@ def register(app_config: AppConfig) -> None:
     """Register every route; called once per process (and once per simulated test app)."""
     set_config(app_config)
     login.register()
+    oidc.register()
     audit_logs.register()
     workspaces_page.register()
     policies_page.register()
