@@ -60,7 +60,8 @@ OIDC_CLIENT_SECRET = Setting(
     'oidc_client_secret', 'AUDIT_OIDC_CLIENT_SECRET', '',
     'The client secret (confidential client); empty for a public client (PKCE only).',
 )
-OIDC_NAME = Setting('oidc_name', 'AUDIT_OIDC_NAME', '', 'The provider\'s name on the login button "Sign in with NAME".')
+OIDC_NAME = Setting('oidc_name', 'AUDIT_OIDC_NAME', 'your identity provider',
+                    'The provider\'s name on the login button "Sign in with NAME".')
 OIDC_SCOPES = Setting('oidc_scopes', 'AUDIT_OIDC_SCOPES', 'openid email profile', 'The scopes asked of the provider.')
 OIDC_ROLES_CLAIM = Setting(
     'oidc_roles_claim', 'AUDIT_OIDC_ROLES_CLAIM', '',

@@ -4,6 +4,7 @@ the happy path in two round trips after the provider's form, and each refusal, r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -195,3 +196,32 @@ def test_the_provider_denying_is_refused(app_server: Server, provider: Provider)
         denied = httpx.post(authorization_url, data={'action': 'deny'}, timeout=10)
         response = callback(app_server, client, denied.headers['location'])
         assert_refused(response, 'access_denied', provider.issuer, client, app_server)
+
+
+def readme_recipe() -> dict[str, str]:
+    """The settings of the README's Keycloak recipe, as a user copies them."""
+    text = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
+    block = text.split('### Recipe: Keycloak', 1)[1].split('```sh\n', 1)[1].split('```', 1)[0]
+    return dict(line.split('=', 1) for line in block.strip().splitlines())
+
+
+def test_the_readme_recipe_starts_the_flow(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> None:
+    recipe = readme_recipe()
+    assert recipe['AUDIT_OIDC_ISSUER'].endswith('/realms/acme') and recipe['AUDIT_OIDC_ROLES_CLAIM'] == 'groups'
+    folder = tmp_path_factory.mktemp('recipe')
+    # the recipe as written, with the provider of this test in place of the Keycloak server
+    server = start_server(f'sqlite:///{folder / "audit.db"}', folder / 'server.log',
+                          extra_env={**recipe, 'AUDIT_OIDC_ISSUER': provider.issuer})
+    try:
+        with httpx.Client() as client:
+            login = client.get(f'{server.url}/login')
+            assert login.status_code == 200 and 'Sign in with Keycloak' in login.text
+            authorization_url = begin(server, client)
+            query = parse_qs(urlsplit(authorization_url).query)
+            assert query['client_id'] == ['audit-logs'] and query['redirect_uri'] == [
+                f'{server.url}/auth/oidc/callback']
+            provider.set_user('kc-owner', email='kc-owner@acme.io', email_verified=True, groups=['audit-owners'])
+            landed = callback(server, client, authorize(authorization_url, 'kc-owner'))
+            assert landed.status_code == 303 and 'audit_session' in landed.cookies
+    finally:
+        stop_server(server)

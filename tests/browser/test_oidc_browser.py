@@ -1,0 +1,88 @@
+"""Chromium signs in through a real OpenID provider's form (oidc-provider-mock, its own process) and lands on the
+Audit Logs page with the visibility its groups claim grants; passwords are break-glass for owners only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from store.accounts import create_account
+from store.db import close_database, database, open_database
+from store.ingest import append_events
+from store.validation import validate_event
+from tests.browser.conftest import Server, start_server, stop_server
+from tests.conftest import event
+from tests.oidc_provider import Provider, app_settings, start_provider, stop_provider
+
+ROLES = 'audit-owners=owner;research-admins=admin:research,training'
+
+
+@pytest.fixture(scope='module')
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    running = start_provider(tmp_path_factory.mktemp('provider') / 'provider.log')
+    yield running
+    stop_provider(running)
+
+
+@pytest.fixture(scope='module')
+def app_server(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app with roles from the `groups` claim and passwords as break-glass only."""
+    folder = tmp_path_factory.mktemp('oidc-browser')
+    running = start_server(f'sqlite:///{folder / "audit.db"}', folder / 'server.log', extra_env=app_settings(
+        provider, AUDIT_OIDC_ROLES_CLAIM='groups', AUDIT_OIDC_ROLES=ROLES, AUDIT_PASSWORD_LOGIN='break-glass'))
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture
+def database_url(app_server: Server) -> Iterator[str]:
+    open_database(app_server.database_url)
+    database.connect(reuse_if_open=True)
+    yield app_server.database_url
+    close_database()
+
+
+def sign_in_through_provider(page: Page, server: Server, sub: str) -> None:
+    page.goto(f'{server.url}/audit-logs')
+    expect(page.get_by_label('Password')).to_have_count(0)  # break-glass: no password form by default
+    page.get_by_role('button', name='Sign in with Mock ID').click()
+    page.locator('input[name="sub"]').fill(sub)  # the provider's own authorization form
+    page.get_by_role('button', name='Authorize').click()
+    page.wait_for_url(f'{server.url}/audit-logs')
+
+
+def test_owner_and_workspace_admin_from_the_groups_claim(app_server: Server, provider: Provider, page: Page) -> None:
+    append_events([validate_event(event(target='research-job', workspace='research')),
+                   validate_event(event(target='secret-beta-job', workspace='beta'))])
+    provider.set_user('olga-sub', email='olga@acme.io', email_verified=True, groups=['staff', 'audit-owners'])
+    sign_in_through_provider(page, app_server, 'olga-sub')
+    expect(page.get_by_text('All of Acme')).to_be_visible()
+    expect(page.get_by_text('secret-beta-job')).to_be_visible()
+    page.get_by_role('button', name='Log out').click()
+    page.wait_for_url('**/end_session*')  # the provider's logout (RP-initiated), then back to our login page
+    page.get_by_role('button', name='End session').click()
+    page.wait_for_url(f'{app_server.url}/login')
+
+    provider.set_user('ravi-sub', email='ravi@acme.io', email_verified=True, groups=['research-admins'])
+    sign_in_through_provider(page, app_server, 'ravi-sub')
+    expect(page.get_by_text('Workspaces: research, training')).to_be_visible()
+    expect(page.get_by_text('research-job')).to_be_visible()
+    expect(page.get_by_text('secret-beta-job')).to_have_count(0)
+
+
+def test_passwords_are_break_glass_for_owners_only(app_server: Server, page: Page) -> None:
+    create_account('glass@acme.io', 'glass-password-1', 'owner')
+    create_account('pat@acme.io', 'pat-password-1', 'admin', ['research'])
+    page.goto(f'{app_server.url}/login')
+    page.get_by_role('link', name='Break-glass sign-in with a password (Organization Owners)').click()
+    page.get_by_label('Email').fill('pat@acme.io')
+    page.get_by_label('Password').fill('pat-password-1')
+    page.get_by_role('button', name='Log in').click()
+    expect(page.get_by_text('Password sign-in is turned off: use the button above.')).to_be_visible()
+    page.get_by_label('Email').fill('glass@acme.io')
+    page.get_by_label('Password').fill('glass-password-1')
+    page.get_by_role('button', name='Log in').click()
+    page.wait_for_url(f'{app_server.url}/audit-logs')
+    expect(page.get_by_text('All of Acme')).to_be_visible()
