@@ -4,16 +4,17 @@ port, and the steps a person takes at it (the authorization form), done over HTT
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from tests.browser.conftest import free_port
+from store.db import close_database, database, open_database
+from tests.browser.conftest import free_port, wait_until_listening
 
 
 @dataclass
@@ -26,30 +27,32 @@ class Provider:
         httpx.put(f'{self.issuer}/users/{sub}', json=claims, timeout=10).raise_for_status()
 
 
-def start_provider(log: Path, wait: float = 30) -> Provider:
+@contextmanager
+def running_provider(log: Path) -> Iterator[Provider]:
     port = free_port()
-    handle = log.open('w')
-    process = subprocess.Popen([sys.executable, '-m', 'oidc_provider_mock', '--host', '127.0.0.1', '--port', str(port)],
-                               stdout=handle, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f'the provider exited with {process.returncode}:\n{log.read_text()}')
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=0.5):
-                return Provider(f'http://127.0.0.1:{port}', process)
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f'the provider did not answer within {wait:.0f} s:\n{log.read_text()}')
-
-
-def stop_provider(provider: Provider) -> None:
-    provider.process.terminate()
+    with log.open('w') as handle:
+        process = subprocess.Popen(
+            [sys.executable, '-m', 'oidc_provider_mock', '--host', '127.0.0.1', '--port', str(port)],
+            stdout=handle, stderr=subprocess.STDOUT)
     try:
-        provider.process.wait(10)
-    except subprocess.TimeoutExpired:
-        provider.process.kill()
+        yield Provider(wait_until_listening(process, port, log, 30, 'provider'), process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def app_database(url: str) -> Iterator[str]:
+    """The test reads and prepares the database of the app it started (instead of a fresh one per test)."""
+    open_database(url)
+    database.connect(reuse_if_open=True)
+    try:
+        yield url
+    finally:
+        close_database()
 
 
 def app_settings(provider: Provider, **extra: str) -> dict[str, str]:

@@ -11,39 +11,28 @@ import httpx
 import pytest
 
 from store.accounts import create_account, update_account
-from store.db import close_database, database, open_database
 from store.events import EventFilter, Viewer, find_events
 from tests.browser.conftest import Server, start_server, stop_server
 from tests.conftest import raw_sql
-from tests.oidc_provider import Provider, app_settings, authorize, start_provider, stop_provider
+from tests.oidc_provider import Provider, app_database, app_settings, authorize
 
 ORG = Viewer.organization()
 
 
 @pytest.fixture(scope='module')
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    running = start_provider(tmp_path_factory.mktemp('provider') / 'provider.log')
-    yield running
-    stop_provider(running)
-
-
-@pytest.fixture(scope='module')
-def app_server(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def app_server(oidc_provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One app for the module, on its own database, signing in through the provider (no role mapping)."""
     folder = tmp_path_factory.mktemp('oidc-app')
     url = f'sqlite:///{folder / "audit.db"}'
-    running = start_server(url, folder / 'server.log', extra_env=app_settings(provider))
+    running = start_server(url, folder / 'server.log', extra_env=app_settings(oidc_provider))
     yield running
     stop_server(running)
 
 
 @pytest.fixture
 def database_url(app_server: Server) -> Iterator[str]:
-    """The tests read and prepare the app's own database (instead of a fresh one per test)."""
-    open_database(app_server.database_url)
-    database.connect(reuse_if_open=True)
-    yield app_server.database_url
-    close_database()
+    with app_database(app_server.database_url) as url:
+        yield url
 
 
 def sign_in_events(target: str) -> list[dict]:
@@ -63,13 +52,13 @@ def callback(server: Server, client: httpx.Client, location: str) -> httpx.Respo
     return client.get(location)
 
 
-def test_sign_in_in_two_round_trips_after_the_provider(app_server: Server, provider: Provider) -> None:
+def test_sign_in_in_two_round_trips_after_the_provider(app_server: Server, oidc_provider: Provider) -> None:
     account = create_account('ida@acme.io', 'ida-password-1', 'owner')
-    provider.set_user('ida-sub', email='ida@acme.io', email_verified=True)
+    oidc_provider.set_user('ida-sub', email='ida@acme.io', email_verified=True)
     with httpx.Client() as client:
         authorization_url = begin(app_server, client, '/workspaces')
         query = parse_qs(urlsplit(authorization_url).query)
-        assert authorization_url.startswith(f'{provider.issuer}/oauth2/authorize?')
+        assert authorization_url.startswith(f'{oidc_provider.issuer}/oauth2/authorize?')
         assert query['code_challenge_method'] == ['S256'] and len(query['code_challenge'][0]) >= 43
         assert query['state'][0] and query['nonce'][0] and query['redirect_uri'] == [
             f'{app_server.url}/auth/oidc/callback']
@@ -89,19 +78,19 @@ def test_sign_in_in_two_round_trips_after_the_provider(app_server: Server, provi
     assert (event['status'], event['scope'], event['category'], event['description']) == (
         'SUCCESS', 'Organization', 'Member', 'Signed in through Mock ID')
     assert raw_sql('SELECT oidc_issuer, oidc_subject FROM account WHERE id = ?', (account.id,)) == [
-        (provider.issuer, 'ida-sub')]
+        (oidc_provider.issuer, 'ida-sub')]
 
 
-def test_sign_out_ends_the_session_and_logs_out_at_the_provider(app_server: Server, provider: Provider) -> None:
+def test_sign_out_ends_the_session_and_logs_out_at_the_provider(app_server: Server, oidc_provider: Provider) -> None:
     create_account('olaf@acme.io', 'olaf-password-1', 'owner')
-    provider.set_user('olaf-sub', email='olaf@acme.io', email_verified=True)
+    oidc_provider.set_user('olaf-sub', email='olaf@acme.io', email_verified=True)
     with httpx.Client() as client:
         callback(app_server, client, authorize(begin(app_server, client), 'olaf-sub'))
         assert client.get(f'{app_server.url}/audit-logs').status_code == 200
         out = client.get(f'{app_server.url}/logout')
         assert out.status_code == 303
         location = out.headers['location']
-        assert location.startswith(f'{provider.issuer}/oauth2/end_session?')
+        assert location.startswith(f'{oidc_provider.issuer}/oauth2/end_session?')
         query = parse_qs(urlsplit(location).query)
         assert query['post_logout_redirect_uri'] == [f'{app_server.url}/login'] and query['id_token_hint'][0]
         assert httpx.get(location, timeout=10).status_code == 200  # the provider's logout page takes it
@@ -121,49 +110,49 @@ def assert_refused(response: httpx.Response, reason: str, target: str, client: h
     assert (failed[0]['scope'], failed[0]['category']) == ('Organization', 'Member')
 
 
-def test_unknown_email_is_refused(app_server: Server, provider: Provider) -> None:
-    provider.set_user('stranger-sub', email='stranger@elsewhere.io', email_verified=True)
+def test_unknown_email_is_refused(app_server: Server, oidc_provider: Provider) -> None:
+    oidc_provider.set_user('stranger-sub', email='stranger@elsewhere.io', email_verified=True)
     with httpx.Client() as client:
         response = callback(app_server, client, authorize(begin(app_server, client), 'stranger-sub'))
         assert_refused(response, 'no account for stranger@elsewhere.io', 'stranger@elsewhere.io', client, app_server)
     assert raw_sql("SELECT count(*) FROM account WHERE email = 'stranger@elsewhere.io'") == [(0,)]
 
 
-def test_unverified_email_is_refused(app_server: Server, provider: Provider) -> None:
+def test_unverified_email_is_refused(app_server: Server, oidc_provider: Provider) -> None:
     create_account('uma@acme.io', 'uma-password-1', 'owner')
-    provider.set_user('uma-sub', email='uma@acme.io', email_verified=False)
+    oidc_provider.set_user('uma-sub', email='uma@acme.io', email_verified=False)
     with httpx.Client() as client:
         response = callback(app_server, client, authorize(begin(app_server, client), 'uma-sub'))
         assert_refused(response, 'has not verified this email', 'uma@acme.io', client, app_server)
 
 
-def test_disabled_account_is_refused(app_server: Server, provider: Provider) -> None:
+def test_disabled_account_is_refused(app_server: Server, oidc_provider: Provider) -> None:
     create_account('dora@acme.io', 'dora-password-1', 'admin', ['alpha'])
     update_account('dora@acme.io', disabled=True)
-    provider.set_user('dora-sub', email='dora@acme.io', email_verified=True)
+    oidc_provider.set_user('dora-sub', email='dora@acme.io', email_verified=True)
     with httpx.Client() as client:
         response = callback(app_server, client, authorize(begin(app_server, client), 'dora-sub'))
         assert_refused(response, 'the account is disabled', 'dora@acme.io', client, app_server)
 
 
-def test_wrong_state_is_refused(app_server: Server, provider: Provider) -> None:
+def test_wrong_state_is_refused(app_server: Server, oidc_provider: Provider) -> None:
     create_account('sam@acme.io', 'sam-password-1', 'owner')
-    provider.set_user('sam-sub', email='sam@acme.io', email_verified=True)
+    oidc_provider.set_user('sam-sub', email='sam@acme.io', email_verified=True)
     with httpx.Client() as client:
         back = authorize(begin(app_server, client), 'sam-sub')
         forged = back.replace('state=', 'state=forged')
         response = callback(app_server, client, forged)
-        assert_refused(response, 'wrong state', provider.issuer, client, app_server)
+        assert_refused(response, 'wrong state', oidc_provider.issuer, client, app_server)
     # someone else's answer (code and state of a sign-in another browser began) signs this browser in neither
     with httpx.Client() as victim, httpx.Client() as attacker:
         back = authorize(begin(app_server, attacker), 'sam-sub')
         response = callback(app_server, victim, back)
-        assert_refused(response, 'wrong state', provider.issuer, victim, app_server)
+        assert_refused(response, 'wrong state', oidc_provider.issuer, victim, app_server)
 
 
-def test_replayed_callback_and_replayed_code_are_refused(app_server: Server, provider: Provider) -> None:
+def test_replayed_callback_and_replayed_code_are_refused(app_server: Server, oidc_provider: Provider) -> None:
     create_account('rita@acme.io', 'rita-password-1', 'owner')
-    provider.set_user('rita-sub', email='rita@acme.io', email_verified=True)
+    oidc_provider.set_user('rita-sub', email='rita@acme.io', email_verified=True)
     with httpx.Client() as client:
         back = authorize(begin(app_server, client), 'rita-sub')
         first_cookie = client.cookies.get('audit_oidc_state')
@@ -171,31 +160,31 @@ def test_replayed_callback_and_replayed_code_are_refused(app_server: Server, pro
     with httpx.Client() as client:  # the same answer again, with the state's cookie: the state is spent
         client.cookies.set('audit_oidc_state', first_cookie, path='/auth/oidc/')
         response = callback(app_server, client, back)
-        assert_refused(response, 'used already or has expired', provider.issuer, client, app_server)
+        assert_refused(response, 'used already or has expired', oidc_provider.issuer, client, app_server)
     with httpx.Client() as client:  # a fresh sign-in's state with the spent code: the provider refuses the code
         fresh = parse_qs(urlsplit(begin(app_server, client)).query)['state'][0]
         code = parse_qs(urlsplit(back).query)['code'][0]
         response = client.get(f'{app_server.url}/auth/oidc/callback', params={'code': code, 'state': fresh})
-        assert_refused(response, 'refused the authorization code', provider.issuer, client, app_server)
+        assert_refused(response, 'refused the authorization code', oidc_provider.issuer, client, app_server)
 
 
-def test_wrong_nonce_is_refused(app_server: Server, provider: Provider) -> None:
+def test_wrong_nonce_is_refused(app_server: Server, oidc_provider: Provider) -> None:
     create_account('nina@acme.io', 'nina-password-1', 'owner')
-    provider.set_user('nina-sub', email='nina@acme.io', email_verified=True)
+    oidc_provider.set_user('nina-sub', email='nina@acme.io', email_verified=True)
     with httpx.Client() as client:
         back = authorize(begin(app_server, client), 'nina-sub')
         # the ID token carries the nonce of the request; the sign-in this browser began now expects another
         raw_sql("UPDATE oidc_login SET nonce = 'another-nonce'")
         response = callback(app_server, client, back)
-        assert_refused(response, 'nonce is not this sign-in', provider.issuer, client, app_server)
+        assert_refused(response, 'nonce is not this sign-in', oidc_provider.issuer, client, app_server)
 
 
-def test_the_provider_denying_is_refused(app_server: Server, provider: Provider) -> None:
+def test_the_provider_denying_is_refused(app_server: Server, oidc_provider: Provider) -> None:
     with httpx.Client() as client:
         authorization_url = begin(app_server, client)
         denied = httpx.post(authorization_url, data={'action': 'deny'}, timeout=10)
         response = callback(app_server, client, denied.headers['location'])
-        assert_refused(response, 'access_denied', provider.issuer, client, app_server)
+        assert_refused(response, 'access_denied', oidc_provider.issuer, client, app_server)
 
 
 def readme_recipe() -> dict[str, str]:
@@ -205,13 +194,13 @@ def readme_recipe() -> dict[str, str]:
     return dict(line.split('=', 1) for line in block.strip().splitlines())
 
 
-def test_the_readme_recipe_starts_the_flow(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_the_readme_recipe_starts_the_flow(oidc_provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> None:
     recipe = readme_recipe()
     assert recipe['AUDIT_OIDC_ISSUER'].endswith('/realms/acme') and recipe['AUDIT_OIDC_ROLES_CLAIM'] == 'groups'
     folder = tmp_path_factory.mktemp('recipe')
     # the recipe as written, with the provider of this test in place of the Keycloak server
     server = start_server(f'sqlite:///{folder / "audit.db"}', folder / 'server.log',
-                          extra_env={**recipe, 'AUDIT_OIDC_ISSUER': provider.issuer})
+                          extra_env={**recipe, 'AUDIT_OIDC_ISSUER': oidc_provider.issuer})
     try:
         with httpx.Client() as client:
             login = client.get(f'{server.url}/login')
@@ -220,7 +209,7 @@ def test_the_readme_recipe_starts_the_flow(provider: Provider, tmp_path_factory:
             query = parse_qs(urlsplit(authorization_url).query)
             assert query['client_id'] == ['audit-logs'] and query['redirect_uri'] == [
                 f'{server.url}/auth/oidc/callback']
-            provider.set_user('kc-owner', email='kc-owner@acme.io', email_verified=True, groups=['audit-owners'])
+            oidc_provider.set_user('kc-owner', email='kc-owner@acme.io', email_verified=True, groups=['audit-owners'])
             landed = callback(server, client, authorize(authorization_url, 'kc-owner'))
             assert landed.status_code == 303 and 'audit_session' in landed.cookies
     finally:

@@ -9,39 +9,29 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from store.accounts import create_account
-from store.db import close_database, database, open_database
 from store.ingest import append_events
 from store.validation import validate_event
 from tests.browser.conftest import Server, start_server, stop_server
 from tests.conftest import event
-from tests.oidc_provider import Provider, app_settings, start_provider, stop_provider
+from tests.oidc_provider import Provider, app_database, app_settings
 
 ROLES = 'audit-owners=owner;research-admins=admin:research,training'
 
 
 @pytest.fixture(scope='module')
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    running = start_provider(tmp_path_factory.mktemp('provider') / 'provider.log')
-    yield running
-    stop_provider(running)
-
-
-@pytest.fixture(scope='module')
-def app_server(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def app_server(oidc_provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The app with roles from the `groups` claim and passwords as break-glass only."""
     folder = tmp_path_factory.mktemp('oidc-browser')
     running = start_server(f'sqlite:///{folder / "audit.db"}', folder / 'server.log', extra_env=app_settings(
-        provider, AUDIT_OIDC_ROLES_CLAIM='groups', AUDIT_OIDC_ROLES=ROLES, AUDIT_PASSWORD_LOGIN='break-glass'))
+        oidc_provider, AUDIT_OIDC_ROLES_CLAIM='groups', AUDIT_OIDC_ROLES=ROLES, AUDIT_PASSWORD_LOGIN='break-glass'))
     yield running
     stop_server(running)
 
 
 @pytest.fixture
 def database_url(app_server: Server) -> Iterator[str]:
-    open_database(app_server.database_url)
-    database.connect(reuse_if_open=True)
-    yield app_server.database_url
-    close_database()
+    with app_database(app_server.database_url) as url:
+        yield url
 
 
 def sign_in_through_provider(page: Page, server: Server, sub: str) -> None:
@@ -53,10 +43,11 @@ def sign_in_through_provider(page: Page, server: Server, sub: str) -> None:
     page.wait_for_url(f'{server.url}/audit-logs')
 
 
-def test_owner_and_workspace_admin_from_the_groups_claim(app_server: Server, provider: Provider, page: Page) -> None:
+def test_owner_and_workspace_admin_from_the_groups_claim(app_server: Server, oidc_provider: Provider,
+                                                         page: Page) -> None:
     append_events([validate_event(event(target='research-job', workspace='research')),
                    validate_event(event(target='secret-beta-job', workspace='beta'))])
-    provider.set_user('olga-sub', email='olga@acme.io', email_verified=True, groups=['staff', 'audit-owners'])
+    oidc_provider.set_user('olga-sub', email='olga@acme.io', email_verified=True, groups=['staff', 'audit-owners'])
     sign_in_through_provider(page, app_server, 'olga-sub')
     expect(page.get_by_text('All of Acme')).to_be_visible()
     expect(page.get_by_text('secret-beta-job')).to_be_visible()
@@ -65,7 +56,7 @@ def test_owner_and_workspace_admin_from_the_groups_claim(app_server: Server, pro
     page.get_by_role('button', name='End session').click()
     page.wait_for_url(f'{app_server.url}/login')
 
-    provider.set_user('ravi-sub', email='ravi@acme.io', email_verified=True, groups=['research-admins'])
+    oidc_provider.set_user('ravi-sub', email='ravi@acme.io', email_verified=True, groups=['research-admins'])
     sign_in_through_provider(page, app_server, 'ravi-sub')
     expect(page.get_by_text('Workspaces: research, training')).to_be_visible()
     expect(page.get_by_text('research-job')).to_be_visible()
