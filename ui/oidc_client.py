@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
@@ -58,11 +58,11 @@ _discovered: dict[str, tuple[float, Provider]] = {}
 
 async def _get_json(url: str) -> dict[str, Any]:
     try:
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as client:
+        async with httpx2.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as client:
             response = await client.get(url)
             response.raise_for_status()
             document = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
+    except (httpx2.HTTPError, ValueError) as exc:
         raise OidcRefusal(f'the provider could not be reached ({url}): {exc}') from exc
     if not isinstance(document, dict):
         raise OidcRefusal(f'the provider sent no JSON object at {url}')
@@ -118,7 +118,7 @@ async def exchange(config: OidcConfig, provider: Provider, redirect_uri: str, co
                                              code_verifier=code_verifier)
         except OAuthError as exc:
             raise OidcRefusal(f'the provider refused the authorization code ({exc.error}: {exc.description})') from exc
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx2.HTTPError, ValueError) as exc:
             raise OidcRefusal(f'the provider\'s token endpoint failed: {exc}') from exc
     id_token = token.get('id_token')
     if not isinstance(id_token, str):
@@ -190,7 +190,7 @@ def logout_url(provider: Provider, config: OidcConfig, id_token: str, after: str
     """RP-initiated logout at the provider, when it offers one: it returns the browser to `after`."""
     if not provider.end_session_endpoint:
         return None
-    query = httpx.QueryParams({'id_token_hint': id_token, 'post_logout_redirect_uri': after,
+    query = httpx2.QueryParams({'id_token_hint': id_token, 'post_logout_redirect_uri': after,
                                'client_id': config.client_id})
     separator = '&' if '?' in provider.end_session_endpoint else '?'
     return f'{provider.end_session_endpoint}{separator}{query}'

@@ -1,5 +1,5 @@
 """Chromium signs in through a real OpenID provider's form (oidc-provider-mock, its own process) and lands on the
-Audit Logs page with the visibility its groups claim grants; passwords are break-glass for owners only."""
+Audit Logs page with the visibility its groups claim grants (break-glass passwords: tests/ui/test_oidc_login.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from store.accounts import create_account
 from store.ingest import append_events
 from store.validation import validate_event
 from tests.browser.conftest import Server, start_server, stop_server
@@ -62,18 +61,3 @@ def test_owner_and_workspace_admin_from_the_groups_claim(app_server: Server, oid
     expect(page.get_by_text('research-job')).to_be_visible()
     expect(page.get_by_text('secret-beta-job')).to_have_count(0)
 
-
-def test_passwords_are_break_glass_for_owners_only(app_server: Server, page: Page) -> None:
-    create_account('glass@acme.io', 'glass-password-1', 'owner')
-    create_account('pat@acme.io', 'pat-password-1', 'admin', ['research'])
-    page.goto(f'{app_server.url}/login')
-    page.get_by_role('link', name='Break-glass sign-in with a password (Organization Owners)').click()
-    page.get_by_label('Email').fill('pat@acme.io')
-    page.get_by_label('Password').fill('pat-password-1')
-    page.get_by_role('button', name='Log in').click()
-    expect(page.get_by_text('Password sign-in is turned off: use the button above.')).to_be_visible()
-    page.get_by_label('Email').fill('glass@acme.io')
-    page.get_by_label('Password').fill('glass-password-1')
-    page.get_by_role('button', name='Log in').click()
-    page.wait_for_url(f'{app_server.url}/audit-logs')
-    expect(page.get_by_text('All of Acme')).to_be_visible()
