@@ -120,8 +120,7 @@ async def finish(request: Request, code: str, state: str, error: str, error_desc
     try:
         provider = await oidc_client.discover(oidc)
         id_token = await oidc_client.exchange(oidc, provider, redirect_uri(request), code, pending.code_verifier)
-        claims = oidc_client.validate_id_token(id_token, await oidc_client.signing_keys(provider),
-                                               issuer=provider.issuer, client_id=oidc.client_id, nonce=pending.nonce)
+        claims = await oidc_client.verified_claims(oidc, provider, id_token, pending.nonce)
     except OidcRefusal as exc:
         return await _refuse(request, oidc, str(exc))
     identity = identity_of(claims, oidc)

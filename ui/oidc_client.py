@@ -54,6 +54,7 @@ class Started:
 
 
 _discovered: dict[str, tuple[float, Provider]] = {}
+_keys: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
 async def _get_json(url: str) -> dict[str, Any]:
@@ -126,8 +127,23 @@ async def exchange(config: OidcConfig, provider: Provider, redirect_uri: str, co
     return id_token
 
 
-async def signing_keys(provider: Provider) -> dict[str, Any]:
-    return await _get_json(provider.jwks_uri)
+async def signing_keys(provider: Provider, *, fresh: bool = False) -> dict[str, Any]:
+    """The provider's published keys (JWKS), kept as long as the discovery document unless `fresh`."""
+    cached = _keys.get(provider.jwks_uri)
+    if cached and not fresh and cached[0] > time.monotonic():
+        return cached[1]
+    jwks = await _get_json(provider.jwks_uri)
+    _keys[provider.jwks_uri] = (time.monotonic() + DISCOVERY_TTL_SECONDS, jwks)
+    return jwks
+
+
+async def verified_claims(config: OidcConfig, provider: Provider, id_token: str, nonce: str) -> dict[str, Any]:
+    """`validate_id_token` with the provider's keys, read again when the token names a key not among them."""
+    jwks = await signing_keys(provider)
+    kid = _header(id_token).get('kid')
+    if kid and kid not in {key.get('kid') for key in jwks.get('keys', []) if isinstance(key, dict)}:
+        jwks = await signing_keys(provider, fresh=True)  # the provider may have rotated its keys
+    return validate_id_token(id_token, jwks, issuer=provider.issuer, client_id=config.client_id, nonce=nonce)
 
 
 def _header(id_token: str) -> dict[str, Any]:
