@@ -16,6 +16,7 @@ from ui import (
     login,
     maintenance,
     members,
+    oidc,
     policies_page,
     streams_page,
     tokens_page,
@@ -28,6 +29,7 @@ def register(app_config: AppConfig) -> None:
     """Register every route; called once per process (and once per simulated test app)."""
     set_config(app_config)
     login.register()
+    oidc.register()
     audit_logs.register()
     workspaces_page.register()
     policies_page.register()
