@@ -15,6 +15,7 @@ from ui import (
     maintenance,
     members,
     policies_page,
+    theme,
     tokens_page,
     workspaces_page,
 )
@@ -24,6 +25,7 @@ from ui.config import AppConfig, config, set_config
 def register(app_config: AppConfig) -> None:
     """Register every route; called once per process (and once per simulated test app)."""
     set_config(app_config)
+    theme.register()
     login.register()
     audit_logs.register()
     workspaces_page.register()
@@ -47,4 +49,4 @@ def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> N
     register(app_config)
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
-           storage_secret=config().storage_secret, show_welcome_message=False)
+           storage_secret=config().storage_secret, show_welcome_message=False, language='en-US')

@@ -64,7 +64,7 @@ def register() -> None:
             ui.navigate.to(complete)  # an HTTP route: it sets the session cookie, then opens the target
 
         with ui.card().classes('absolute-center w-96'):
-            ui.label(theme.PRODUCT).classes('text-xl font-semibold')
+            theme.page_heading(theme.PRODUCT).classes('text-xl', remove='text-2xl')
             email_input = ui.input('Email').props('autocomplete=username autofocus').classes('w-full') \
                 .on('keydown.enter', attempt)
             password_input = ui.input('Password', password=True).props('autocomplete=current-password') \

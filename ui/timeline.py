@@ -113,7 +113,7 @@ class TimelineChart:
                 self.caption = ui.label(caption(timeline, tz)).classes('text-sm text-slate-500 dark:text-slate-400') \
                     .mark('timeline-caption')
                 ui.label('Click a bar or drag across bars to narrow the time range') \
-                    .classes('text-xs text-slate-400 max-sm:hidden')
+                    .classes('text-xs text-slate-600 dark:text-slate-400 max-sm:hidden')
             self.chart = ui.echart(options(timeline, tz)).classes('w-full h-44').mark('timeline')
         self.chart.on('range', self._picked)
         ui.run_javascript(DRAG_JS % self.chart.id)
