@@ -25,9 +25,14 @@ lint: $(STAMP)
 test: $(STAMP) browser lint
 	bash scripts/with-postgres $(PY) -m pytest -q
 
-# The 1M-event scale table (seeds /tmp/audit-logs-bench-1m.db once); add ARGS=--postgres for PostgreSQL's column.
+# The scale tables: every read through the store, then GET /api/v1/events through HTTP, on SQLite and on a
+# throwaway PostgreSQL (filled from the SQLite file). BENCH_EVENTS=10000000 for the 10M mode; each size is
+# seeded once into /tmp/audit-logs-bench-<size>.db and reused.
+BENCH_EVENTS ?= 1000000
 bench: $(STAMP)
-	$(PY) -m tests.benchmarks.bench_store $(ARGS)
+	bash scripts/with-postgres sh -c '$(PY) -m tests.benchmarks.bench_store --events $(BENCH_EVENTS) \
+	  --postgres "$$AUDIT_TEST_POSTGRES_URL" $(ARGS) && \
+	  $(PY) -m tests.benchmarks.bench_api --events $(BENCH_EVENTS) --postgres "$$AUDIT_TEST_POSTGRES_URL"'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

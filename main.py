@@ -143,7 +143,7 @@ def whole_number(setting: settings.Setting, least: int = 0) -> int:
 def cmd_seed(args: argparse.Namespace, url: str) -> int:
     import time
 
-    from store.bulk import bulk_append
+    from store.bulk import load
     from store.ingest import prepare
     from store.seed import demo_events, prefetched
     from store.validation import ValidationError, parse_timestamp
@@ -157,10 +157,10 @@ def cmd_seed(args: argparse.Namespace, url: str) -> int:
     open_database(url)
     started = time.perf_counter()
     with connection():
-        result = bulk_append(prefetched(demo_events(args.events, seed=args.seed, end=end), transform=prepare),
-                             args.events)
+        stored, duplicates = load(prefetched(demo_events(args.events, seed=args.seed, end=end), transform=prepare),
+                                  args.events)
     elapsed = time.perf_counter() - started
-    print(f'Added {result.stored:,} events ({result.duplicates:,} already stored) in {elapsed:.1f} s.')
+    print(f'Added {stored:,} events ({duplicates:,} already stored) in {elapsed:.1f} s.')
     return 0
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from store import chain, rollup, sort_index
-from store.counts import count_events, rollup_total
+from store import chain, sort_index
+from store.counts import count_events, resolution, rollup_total, view_counts
 from store.db import database, first_done, is_sqlite, stream
 from store.query import (
     MIN_INDEXED_TERM,
@@ -21,14 +21,13 @@ from store.query import (
     Query,
     Viewer,
     normalize_search,
-    rollup_where,
     select_events,
     trigram_query,
 )
 from store.timefmt import from_millis, to_millis
 
-__all__ = ['EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_events', 'events_before', 'find_events',
-           'iter_events', 'visible_users', 'workspace_names']
+__all__ = ['EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_events', 'find_events',
+           'iter_events', 'page_after', 'visible_users', 'workspace_names']
 
 SORTABLE = {
     'timestamp': 'e.ts', 'user': 'e.actor', 'scope': 'e.scope', 'category': 'e.category', 'action': 'e.action',
@@ -81,27 +80,66 @@ def _event(row: tuple) -> dict[str, Any]:
 
 def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: int = 0,
                 limit: int = 50) -> EventPage:
-    """One page of the events `viewer` may see that match `flt`, with the exact total.
-
-    A page in the second half is read from the other end in the opposite order, so the last page
-    costs what the first does.
-    """
+    """One page of the events `viewer` may see that match `flt`, with the exact total."""
     offset, limit = max(0, int(offset)), max(1, min(int(limit), 1000))
     total = count_events(viewer, flt)
     if offset >= total:
         return EventPage([], total, offset)
-    seek = _seek_by_day(viewer, flt, sort, offset) if offset >= SEEK_FROM else None
+    return EventPage([_event(row) for row in _rows(viewer, flt, sort, offset, limit, total)], total, offset)
+
+
+def page_after(viewer: Viewer, flt: EventFilter, cursor: tuple[int, int] | None, limit: int) -> EventPage:
+    """Newest-first events strictly older than the keyset `cursor` (ts, seq), with the view's exact total.
+
+    A cursor names a position in the same walk an offset does: the view narrowed to the cursor's millisecond
+    and older, less the events of that millisecond at or after the cursor, is read by the page's planner
+    from its start. So the API's next page costs what the page's first page does (measured at 1M events, a
+    workspace token's next page without a filter: 627 ms when SQLite chose the plan of the keyset query).
+    Stable while events arrive: newer events fall outside the narrowed view.
+    """
+    limit = max(1, min(int(limit), 1001))
+    total = count_events(viewer, flt)
+    if cursor is None:
+        narrowed, skip = flt, 0
+    else:
+        ts, seq = cursor
+        end = ts + 1 if flt.until is None else min(ts + 1, to_millis(flt.until))
+        narrowed = replace(flt, until=from_millis(end))
+        skip = _at_or_after(viewer, narrowed, ts, seq) if end == ts + 1 else 0
+    if total == 0:
+        return EventPage([], 0)
+    # The narrowed view's matches are at most the view's: its total stands in for theirs in the planner's
+    # choices (walk or sort), which only estimate costs and race the other way when wrong.
+    return EventPage([_event(row) for row in _rows(viewer, narrowed, Sort(), skip, limit, total, near=True)], total)
+
+
+def _at_or_after(viewer: Viewer, flt: EventFilter, ts: int, seq: int) -> int:
+    """How many events of the view share the millisecond `ts` with seq `seq` or later (the cursor's own
+    event among them): a cursor page skips those."""
+    query = select_events(viewer, replace(flt, since=from_millis(ts)), narrow_search=False)
+    return database.execute_sql(f'SELECT count(*) FROM event e WHERE {query.where} AND e.seq >= ?',
+                                [*query.params, seq]).fetchone()[0]
+
+
+def _rows(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int, total: int,
+          near: bool = False) -> list[tuple]:
+    """The rows of a page: the planner's choice of how to read it.
+
+    A page in the second half is read from the other end in the opposite order, so the last page costs what
+    the first does. `near` says `total` is only an upper bound and the page is near the start.
+    """
+    seek = _seek(viewer, flt, sort, offset, total) if offset >= SEEK_FROM and not near else None
     if seek is not None:
-        rows = _page(select_events(viewer, seek[0]), sort, seek[1], limit)
-    elif offset > total // 2:
+        narrowed, skip, remaining = seek
+        return _rows(viewer, narrowed, sort, skip, limit, remaining, near=True)
+    if offset > total // 2 and not near:
         count = min(limit, total - offset)
         rows = _page(select_events(viewer, flt), Sort(sort.column, not sort.descending), total - offset - count, count,
                      total, (viewer, flt))
         rows.reverse()
-    else:
-        narrow = sort.column == 'timestamp' or not is_common_term(flt.search, total, offset)
-        rows = _page(select_events(viewer, flt, narrow_search=narrow), sort, offset, limit, total, (viewer, flt))
-    return EventPage([_event(row) for row in rows], total, offset)
+        return rows
+    narrow = sort.column == 'timestamp' or not is_common_term(flt.search, total, offset)
+    return _page(select_events(viewer, flt, narrow_search=narrow), sort, offset, limit, total, (viewer, flt))
 
 
 # Matches from which a sort table's order is walked rather than the matches sorted. A filter of facets and
@@ -197,38 +235,33 @@ def _walk(query: Query, sort: Sort, offset: int, limit: int, view: tuple[Viewer,
 SEEK_FROM = 5_000
 
 
-def _seek_by_day(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int) -> tuple[EventFilter, int] | None:
+def _seek(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, total: int) -> tuple[EventFilter, int, int] | None:
     """A deep page in time order without stepping over every event before it: `flt` narrowed to the events
-    beyond a UTC day boundary, and how many of those to skip (at most about a day's worth).
+    beyond a bucket boundary, how many of those to skip (fewer than one bucket holds), and how many the
+    narrowed view holds.
 
-    The daily counts place the boundary; the events before it are then counted exactly, as the total is.
-    None when the filter is not answered by the daily counts (a search or a user) or the sort is not by time.
+    The boundary is placed by the view's own counts per bucket and status, which the total was summed from
+    (store/counts.py keeps them), so any view, a keyword's or a user's too, is placed without a second pass.
+    Measured at 1M events, the middle page of 'notebook' took 231 ms stepping over the matches before it.
+    None when the sort is not by time or the page is in the first bucket.
     """
-    if sort.column != 'timestamp' or normalize_search(flt.search) or flt.user:
+    if sort.column != 'timestamp':
         return None
-    since = to_millis(flt.since) if flt.since else None
-    until = to_millis(flt.until) if flt.until else None
-    first, end = rollup.full_days(since, until)
-    rollup_query = rollup_where(viewer, flt, first, end)
-    if rollup_query is None:
-        return None
-    where, params = rollup_query
-    direction = 'DESC' if sort.descending else 'ASC'
-    days = database.execute_sql(f'SELECT c.day, sum(c.n) FROM event_count c WHERE {where} '
-                                f'GROUP BY c.day ORDER BY c.day {direction}', params).fetchall()
-    candidates, passed = [], 0  # day boundaries in reading order with at most `offset` events before them
-    for day, count in days:
-        boundary = day * rollup.DAY_MS if sort.descending else (day + 1) * rollup.DAY_MS
-        passed += count
-        if passed > offset:
+    width = resolution(viewer, flt)
+    counts = view_counts(viewer, flt, width)
+    passed = 0
+    for bucket in sorted(counts, reverse=sort.descending):
+        count = sum(counts[bucket])
+        if passed + count > offset:
             break
-        candidates.append(boundary)
-    for boundary in reversed(candidates[-2:]):  # the partial day at the near edge may push the first too far
-        moment = from_millis(boundary)
-        before = rollup_total(viewer, replace(flt, since=moment) if sort.descending else replace(flt, until=moment))
-        if before <= offset:
-            return (replace(flt, until=moment) if sort.descending else replace(flt, since=moment)), offset - before
-    return None
+        passed += count
+    else:
+        return None
+    if passed == 0:
+        return None
+    if sort.descending:
+        return replace(flt, until=from_millis((bucket + 1) * width)), offset - passed, total - passed
+    return replace(flt, since=from_millis(bucket * width)), offset - passed, total - passed
 
 
 COMMON_MATCHES = 20_000
@@ -255,18 +288,6 @@ def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), chunk: in
                 yield _event(row)
     finally:
         cursor.close()
-
-
-def events_before(viewer: Viewer, flt: EventFilter, cursor: tuple[int, int] | None, limit: int) -> list[dict]:
-    """Newest-first events strictly older than the keyset `cursor` (ts, seq): stable while events arrive."""
-    query = select_events(viewer, flt)
-    where, params = query.where, list(query.params)
-    if cursor is not None:
-        where += ' AND (e.ts < ? OR (e.ts = ? AND e.seq < ?))'
-        params += [cursor[0], cursor[0], cursor[1]]
-    rows = database.execute_sql(
-        f'SELECT {COLUMNS} FROM event e WHERE {where} ORDER BY e.ts DESC, e.seq DESC LIMIT ?', [*params, limit])
-    return [_event(row) for row in rows]
 
 
 def visible_users(viewer: Viewer, flt: EventFilter | None = None, limit: int = 200) -> list[str]:

@@ -15,7 +15,8 @@ import pytest
 
 ENV = 'AUDIT_TEST_POSTGRES_URL'
 # Test folders and files whose tests run on both engines (paths relative to tests/).
-BOTH_ENGINES = ('store/', 'ui/test_api.py', 'ui/test_export_ui.py', 'browser/test_two_instances.py')
+BOTH_ENGINES = ('store/', 'ui/test_api.py', 'ui/test_api_pages.py', 'ui/test_export_ui.py',
+                'browser/test_two_instances.py')
 _runs = itertools.count(1)
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from nicegui.testing import User
 
-from store.events import EventFilter, Sort, count_events, events_before, find_events, iter_events, visible_users
+from store.events import EventFilter, Sort, count_events, find_events, iter_events, page_after, visible_users
 from store.export import export_to_file
 from store.tokens import create_token
 from tests.conftest import ADMIN_A, OWNER, event
@@ -40,7 +40,7 @@ def test_store_reads(two_workspaces):
         assert ids(find_events(alpha, flt).events) <= {'a1'}
         assert count_events(alpha, flt) == len(ids(find_events(alpha, flt).events))
         assert ids(iter_events(alpha, flt)) <= {'a1'}
-        assert ids(events_before(alpha, flt, None, 100)) <= {'a1'}
+        assert ids(page_after(alpha, flt, None, 100).events) <= {'a1'}
     assert visible_users(alpha) == ['ann@acme.io']
     assert ids(find_events(owner, EventFilter()).events) >= {'a1', 'b1', 'o1'}
 

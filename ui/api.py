@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from store import taxonomy
 from store.db import StoreError, database
-from store.events import EventFilter, count_events, events_before
+from store.events import EventFilter, page_after
 from store.ingest import AppendResult, Prepared, append_prepared, prepare
 from store.timefmt import iso, to_millis
 from store.tokens import ApiToken, authenticate_token
@@ -385,10 +385,10 @@ def page_size(query: Mapping[str, str]) -> int:
 
 def list_events(token: ApiToken, flt: EventFilter, cursor: tuple[int, int] | None, limit: int) -> dict[str, Any]:
     viewer = token.viewer()
-    rows = events_before(viewer, flt, cursor, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {'events': [event_json(row) for row in rows], 'total': count_events(viewer, flt),
+    page = page_after(viewer, flt, cursor, limit + 1)
+    more = len(page.events) > limit
+    rows = page.events[:limit]
+    return {'events': [event_json(row) for row in rows], 'total': page.total,
             'next_cursor': encode_cursor(rows[-1]) if more else None}
 
 

@@ -67,6 +67,13 @@ def cases(con: sqlite3.Connection) -> list[Case]:
                     raw_runner(con, page_sql, count_sql, params))
 
     fts = 'seq IN (SELECT rowid FROM search.event_search WHERE event_search MATCH ?) AND instr(search_text, ?) > 0'
+
+    def gram(term: str) -> str:
+        return ' AND '.join(f'"{term[i:i + 3]}"' for i in range(len(term) - 2))
+
+    def middle(where: str, params: tuple) -> int:
+        return con.execute(f'SELECT count(*) FROM event WHERE {where}', params).fetchone()[0] // 2
+
     return [
         both('filter', 'no filter', ORG, EventFilter(), '1', ()),
         both('filter', 'scope', ORG, EventFilter(scope='Service'), 'scope = ?', ('Service',)),
@@ -106,6 +113,16 @@ def cases(con: sqlite3.Connection) -> list[Case]:
         both('depth', 'offset 10,000', ORG, EventFilter(), '1', (), offset=10_000),
         both('depth', 'offset 500,000', ORG, EventFilter(), '1', (), offset=500_000),
         both('depth', 'last page', ORG, EventFilter(), '1', (), offset=999_950),
+        *[both('depth', f'middle page, {name} (count kept)', viewer, flt, where, params,
+               offset=middle(where, params), warm=True)
+          for name, viewer, flt, where, params in (
+              ("'notebook'", ORG, EventFilter(search='notebook'), fts, (gram('notebook'), 'notebook')),
+              ("'policy'", ORG, EventFilter(search='policy'), fts, (gram('policy'), 'policy')),
+              ("'service'", ORG, EventFilter(search='service'), fts, (gram('service'), 'service')),
+              ("'failed'", ORG, EventFilter(search='failed'), fts, (gram('failed'), 'failed')),
+              ("'notebook' as a Workspace Admin", admin, EventFilter(search='notebook'),
+               f'workspace_id = ? AND {fts}', (research, gram('notebook'), 'notebook')),
+              ('user', ORG, EventFilter(user='alice@acme.io'), 'actor = ?', ('alice@acme.io',)))],
         both('sort', 'user', ORG, EventFilter(), '1', (), 'actor ASC, ts ASC, seq ASC', Sort('user', False)),
         both('sort', 'action', ORG, EventFilter(), '1', (), 'action ASC, ts ASC, seq ASC', Sort('action', False)),
         both('sort', 'target (sort table)', ORG, EventFilter(), '1', (), 'target ASC, ts ASC, seq ASC',

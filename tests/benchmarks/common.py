@@ -12,12 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PATH = '/tmp/audit-logs-bench-1m.db'
+DEFAULT_PATH = '/tmp/audit-logs-bench-{size}.db'  # 1m, 10m, ...
 
 
 def bench_database(events: int = 1_000_000, path: str | None = None) -> str:
     """The URL of a database with at least `events` demo events (seed 1), seeded once and then reused."""
-    path = path or os.environ.get('AUDIT_BENCH_DB', DEFAULT_PATH)
+    size = f'{events // 1_000_000}m' if events >= 1_000_000 else f'{events // 1000}k'
+    path = path or os.environ.get('AUDIT_BENCH_DB', DEFAULT_PATH.format(size=size))
     have = 0
     if Path(path).exists():
         con = sqlite3.connect(path)

@@ -1,16 +1,19 @@
 """Large loads rebuild the secondary indexes once, in their own transaction; nothing is lost on failure."""
 
+from datetime import UTC, datetime
+
 import peewee
 import pytest
 
 from store import bulk
 from store.chain import verify
-from store.db import database
+from store.db import close_database, database, open_database
 from store.events import EventFilter, Viewer, count_events
 from store.ingest import prepare
 from store.seed import demo_events
 from store.validation import ValidationError
 
+END = datetime(2026, 11, 1, tzinfo=UTC)
 pytestmark = pytest.mark.sqlite_only  # index rebuild reads sqlite_master; PostgreSQL appends as usual
 
 
@@ -50,3 +53,24 @@ def test_a_failed_bulk_load_stores_nothing_and_keeps_the_indexes(monkeypatch):
         bulk.bulk_append(failing(), expected=50)
     assert index_names() == before
     assert count_events(Viewer.organization(), EventFilter()) == 0
+
+
+def test_a_load_in_parts_commits_each_part_and_stores_the_events_one_transaction_would(monkeypatch, tmp_path):
+    """Each part is its own transaction (the write-ahead log holds one part at a time); the events, their order
+    and their hashes are those of the same load in one part."""
+    monkeypatch.setattr(bulk, 'BULK_MIN', 100)
+    indexes = index_names()
+    commits = []
+    real = bulk.bulk_append
+    monkeypatch.setattr(bulk, 'bulk_append', lambda events, size: commits.append(size) or real(events, size))
+    assert bulk.load(prepare(demo_events(2_500, seed=5, end=END)), 2_500, part=1_000) == (2_500, 0)
+    assert commits == [1_000, 1_000, 500]
+    in_parts = database.execute_sql('SELECT uid, hash FROM event ORDER BY seq').fetchall()
+    assert verify().ok and index_names() == indexes
+    assert database.execute_sql('PRAGMA integrity_check').fetchone()[0] == 'ok'
+
+    close_database()  # the same load into a second store, in one part
+    open_database(f'sqlite:///{tmp_path / "one-part.db"}')
+    database.connect(reuse_if_open=True)
+    assert bulk.load(prepare(demo_events(2_500, seed=5, end=END)), 2_500) == (2_500, 0)
+    assert database.execute_sql('SELECT uid, hash FROM event ORDER BY seq').fetchall() == in_parts

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store.events import EventFilter, Sort, Viewer, count_events, events_before, find_events, iter_events
+from store.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events, page_after
 from tests.conftest import event, utc
 
 ORG = Viewer.organization()
@@ -182,12 +182,12 @@ def test_total_equals_rows_iterated(sample):
 
 
 def test_keyset_pages_are_stable_while_events_arrive(sample, add_events):
-    first = events_before(ORG, EventFilter(), None, 2)
+    first = page_after(ORG, EventFilter(), None, 2).events
     assert [e['id'] for e in first] == ['e5', 'e4']
     add_events(event(id='late', timestamp='2026-10-06T00:00:00Z'))
     last = first[-1]
     cursor = (int(last['timestamp'].timestamp() * 1000), last['seq'])
-    assert [e['id'] for e in events_before(ORG, EventFilter(), cursor, 10)] == ['e3', 'e2', 'e1']
+    assert [e['id'] for e in page_after(ORG, EventFilter(), cursor, 10).events] == ['e3', 'e2', 'e1']
 
 
 def test_event_fields_round_trip(add_events):
@@ -294,9 +294,9 @@ def test_kept_counts_stay_exact_as_events_arrive(add_events):
 
 
 @pytest.mark.parametrize('sort', [Sort(), Sort('timestamp', False)])
-def test_deep_pages_placed_by_the_daily_counts_equal_the_plain_slice(add_events, monkeypatch, sort):
-    """Deep pages in time order start from a day boundary the daily counts place; every page, for every
-    rollup-answered filter and both visibilities, is still exactly the slice of the whole order."""
+def test_deep_pages_placed_by_the_view_counts_equal_the_plain_slice(add_events, monkeypatch, sort):
+    """Deep pages in time order start from a bucket boundary the view's counts place; every page, for every
+    filter (a keyword and a user too) and both visibilities, is still exactly the slice of the whole order."""
     import store.events as events
 
     base = utc(2026, 5, 1)
@@ -309,7 +309,8 @@ def test_deep_pages_placed_by_the_daily_counts_equal_the_plain_slice(add_events,
     admin = Viewer.of_workspaces('a', {'alpha'})
     filters = [EventFilter(), EventFilter(scope='Billing'), EventFilter(status='FAILED'),
                EventFilter(since=base + timedelta(hours=30, minutes=7), until=base + timedelta(hours=101, minutes=3)),
-               EventFilter(scope='Service', since=base + timedelta(hours=13))]
+               EventFilter(scope='Service', since=base + timedelta(hours=13)), EventFilter(search='credit'),
+               EventFilter(search='nb', status='SUCCESS'), EventFilter(user='alice@acme.io')]
     seeks = 0
     for viewer in (ORG, admin):
         for flt in filters:
@@ -318,10 +319,10 @@ def test_deep_pages_placed_by_the_daily_counts_equal_the_plain_slice(add_events,
                 page = find_events(viewer, flt, sort, offset=offset, limit=6)
                 assert [e['id'] for e in page.events] == whole[offset:offset + 6], (viewer, flt, offset)
                 assert page.total == len(whole)
-                seeks += events._seek_by_day(viewer, flt, sort, offset) is not None
-    assert seeks > 20
-    assert events._seek_by_day(ORG, EventFilter(search='credit'), sort, 40) is None
-    assert events._seek_by_day(ORG, EventFilter(), Sort('user'), 40) is None
+                seeks += events._seek(viewer, flt, sort, offset, page.total) is not None
+    assert seeks > 40
+    assert events._seek(ORG, EventFilter(search='credit'), sort, 40, 60) is not None
+    assert events._seek(ORG, EventFilter(), Sort('user'), 40, 90) is None
 
 
 def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add_events, parts):
