@@ -324,13 +324,16 @@ def encode_cursor(event: dict[str, Any]) -> str:
 
 
 def decode_cursor(value: str) -> tuple[int, int]:
+    """(ts, seq) of a cursor. Any cursor of the schema's form names a position: one past the last moment a
+    timestamp can hold (year 9999) is read as that moment, before which every event lies."""
     if not _CURSOR.fullmatch(value):
         raise ApiError(400, 'cursor', 'is not a cursor this API returned')
-    return int(value[:12], 16), int(value[12:], 16)
+    return min(int(value[:12], 16), _LAST_MILLIS), int(value[12:], 16)
 
 
 _CURSOR = re.compile(CURSOR_PATTERN.strip('^$'))
 _CONTROL = re.compile(f'[{CONTROL_CLASS}]')
+_LAST_MILLIS = to_millis(datetime(9999, 12, 31, 23, 59, 59, 999000, UTC)) - 1  # a page reads to the cursor's ms + 1
 
 
 def event_json(event: dict[str, Any]) -> dict[str, Any]:

@@ -282,6 +282,14 @@ async def test_the_schema_states_every_rule_of_the_parameters(user: User, org_to
     assert billing['properties']['category']['enum'] == ['Credit', 'Payment', 'Plan', 'Voucher']
 
 
+async def test_any_cursor_of_the_schemas_form_is_a_position(api, org_token, add_events):
+    add_events(event(id='only'))
+    for cursor in ('ffffffffffffffffffffffff', '000000000000000000000000'):
+        response = await api.get('/api/v1/events', params={'cursor': cursor}, headers=auth(org_token))
+        assert response.status_code == 200, response.text
+    assert response.json()['events'] == []  # before the first millisecond of 1970: nothing
+
+
 async def test_options_lists_the_methods_of_events(api):
     response = await api.options('/api/v1/events')
     assert response.status_code == 204 and response.headers['allow'] == 'GET, POST, OPTIONS'
