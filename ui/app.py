@@ -19,6 +19,7 @@ from ui import (
     oidc,
     policies_page,
     streams_page,
+    theme,
     tokens_page,
     workspaces_page,
 )
@@ -28,6 +29,7 @@ from ui.config import AppConfig, config, set_config
 def register(app_config: AppConfig) -> None:
     """Register every route; called once per process (and once per simulated test app)."""
     set_config(app_config)
+    theme.register()
     login.register()
     oidc.register()
     audit_logs.register()
@@ -56,4 +58,4 @@ def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> N
     app.on_startup(deliverer.start)
     app.on_shutdown(lambda: asyncio.to_thread(deliverer.stop))
     ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
-           storage_secret=config().storage_secret, show_welcome_message=False)
+           storage_secret=config().storage_secret, show_welcome_message=False, language='en-US')

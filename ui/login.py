@@ -75,7 +75,7 @@ def register() -> None:
             ui.navigate.to(complete)  # an HTTP route: it sets the session cookie, then opens the target
 
         with ui.card().classes('absolute-center w-96'):
-            ui.label(theme.PRODUCT).classes('text-xl font-semibold')
+            theme.page_heading(theme.PRODUCT).classes('text-xl', remove='text-2xl')
             oidc.login_button(target)
             mode = config().password_login
             if mode == 'break-glass' and not break_glass:
