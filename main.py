@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from store import settings, taxonomy
+from store import oidc_config, settings, taxonomy
 from store.db import StoreError, close_database, connection, open_database
 from store.events import EventFilter, Sort, Viewer
 
@@ -180,6 +180,7 @@ def cmd_serve(args: argparse.Namespace, url: str) -> int:
     from ui.app import serve
     from ui.config import AppConfig
 
+    oidc = oidc_config.load()  # a mistake in the provider's settings stops the start before anything opens
     open_database(url, map_mib=whole_number(settings.SQLITE_MAP_MIB))
     if is_sqlite():
         event_days.read_ahead()
@@ -197,7 +198,7 @@ def cmd_serve(args: argparse.Namespace, url: str) -> int:
         database_url=url, timezone=zone(settings.DISPLAY_TIMEZONE.value()),
         organization=settings.ORGANIZATION_NAME.value(),
         session_idle_minutes=whole_number(settings.SESSION_IDLE_MINUTES, least=1),
-        storage_secret=secret)
+        storage_secret=secret, oidc=oidc, password_login=oidc_config.password_mode())
     serve(app_config, host=args.host, port=args.port)
     return 0
 

@@ -226,11 +226,28 @@ V14_STREAMS = [
     )""",
 ]
 
+# Sign-in through an OpenID Connect provider (store/oidc_accounts.py): the provider's issuer and subject on the
+# account, the ID token on the session (for the provider's logout), and the state of sign-ins under way.
+V15_OIDC = [
+    'ALTER TABLE account ADD COLUMN oidc_issuer TEXT',
+    'ALTER TABLE account ADD COLUMN oidc_subject TEXT',
+    'CREATE UNIQUE INDEX account_oidc ON account (oidc_issuer, oidc_subject)',
+    'ALTER TABLE session ADD COLUMN oidc_id_token TEXT',
+    """CREATE TABLE oidc_login (
+        state_hash TEXT PRIMARY KEY,
+        nonce TEXT NOT NULL,
+        code_verifier TEXT NOT NULL,
+        target TEXT NOT NULL,
+        expires INTEGER NOT NULL
+    )""",
+]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
                                    _run(V10_SORT_TABLES), _run(V11_WORKSPACE_MARKERS), _run(V12_SEARCH_FILE),
-                                   _run(V13_SORT_TABLES_MOVED), _run(V14_STREAMS)]
+                                   _run(V13_SORT_TABLES_MOVED), _run(V14_STREAMS),
+                                   _run(V15_OIDC)]
 LATEST = len(STEPS)
 
 

@@ -63,6 +63,32 @@ STREAM_LEASE_SECONDS = Setting(
     'stream_lease_seconds', 'AUDIT_STREAM_LEASE_SECONDS', '30',
     "Seconds a stream's lease lasts unrenewed: another instance takes over a stopped one's streams after this.",
 )
+OIDC_ISSUER = Setting(
+    'oidc_issuer', 'AUDIT_OIDC_ISSUER', '',
+    'The OpenID Connect provider\'s issuer URL (discovery at ISSUER/.well-known/openid-configuration); '
+    'empty: no provider sign-in.',
+)
+OIDC_CLIENT_ID = Setting('oidc_client_id', 'AUDIT_OIDC_CLIENT_ID', '', 'The client id registered at the provider.')
+OIDC_CLIENT_SECRET = Setting(
+    'oidc_client_secret', 'AUDIT_OIDC_CLIENT_SECRET', '',
+    'The client secret (confidential client); empty for a public client (PKCE only).',
+)
+OIDC_NAME = Setting('oidc_name', 'AUDIT_OIDC_NAME', 'your identity provider',
+                    'The provider\'s name on the login button "Sign in with NAME".')
+OIDC_SCOPES = Setting('oidc_scopes', 'AUDIT_OIDC_SCOPES', 'openid email profile', 'The scopes asked of the provider.')
+OIDC_ROLES_CLAIM = Setting(
+    'oidc_roles_claim', 'AUDIT_OIDC_ROLES_CLAIM', '',
+    'Optional claim of the ID token whose values grant roles, e.g. groups (with AUDIT_OIDC_ROLES).',
+)
+OIDC_ROLES = Setting(
+    'oidc_roles', 'AUDIT_OIDC_ROLES', '',
+    'Claim values to roles, e.g. audit-owners=owner;research-admins=admin:research,training.',
+)
+PASSWORD_LOGIN = Setting(
+    'password_login', 'AUDIT_PASSWORD_LOGIN', 'on',
+    'on: the password form shows under the provider\'s button; off: no password sign-in; break-glass: only '
+    'Organization Owners, through /login?break_glass=1.',
+)
 
 # Running it as a service (ui/request_log.py, ui/metrics.py)
 LOG_FORMAT = Setting(
@@ -80,6 +106,7 @@ METRICS_NETWORKS = Setting(
 
 ALL: tuple[Setting, ...] = (
     DATABASE_URL, DISPLAY_TIMEZONE, TAXONOMY_FILE, ORGANIZATION_NAME, SESSION_SECRET, SESSION_IDLE_MINUTES,
-    SQLITE_MAP_MIB, PUBLIC_URL, STREAM_CA_FILE, STREAM_LEASE_SECONDS,
+    SQLITE_MAP_MIB, PUBLIC_URL, STREAM_CA_FILE, STREAM_LEASE_SECONDS, OIDC_ISSUER, OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET, OIDC_NAME, OIDC_SCOPES, OIDC_ROLES_CLAIM, OIDC_ROLES, PASSWORD_LOGIN,
     LOG_FORMAT, METRICS_TOKEN, METRICS_NETWORKS,
 )

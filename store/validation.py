@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,14 @@ MAX_LENGTH = {
 }
 MAX_METADATA_BYTES = 16 * 1024
 ALLOWED_CONTROL = '\t\n\r'  # other control characters (NUL above all) are refused
-_CONTROL = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+# The refused control characters as the body of a regular expression's class, written with escapes that
+# Python and JSON Schema (ECMA 262) read alike: the API's schema states the same rule (ui/api_schema.py).
+CONTROL_CLASS = r'\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f'
+_CONTROL = re.compile(f'[{CONTROL_CLASS}]')
+# The form of a timestamp the API's schema documents (RFC 3339 from 1970 on); parse_timestamp also reads
+# other ISO 8601 forms (no zone, a space for the T, a date alone), and refuses what is before 1970 in UTC.
+TIMESTAMP_PATTERN = (r'^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'
+                     r'T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')
 _FIELD_SET = frozenset(FIELDS)
 METADATA_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)  # the stored (and hashed) form
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -76,16 +84,19 @@ def parse_timestamp(value: Any, field: str = 'timestamp') -> datetime:
         raise ValidationError(field, 'expected an ISO 8601 timestamp string')
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(field, 'is after the year 9999') from None
     if parsed < EARLIEST:
         raise ValidationError(field, 'is before 1970')
     return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
 
 
 def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None:
-    """The stripped text of a field (None when optional and empty), its length checked.
+    """The stripped text of a field (None when optional and empty), its length checked before stripping.
 
-    Control characters are checked once per event, over all its texts, in `validate_event`.
+    Control characters are checked once per event, over all its texts as sent, in `validate_event`.
     """
     value = raw.get(field)
     if value.__class__ is not str:
@@ -95,22 +106,24 @@ def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None:
             return None
         if not isinstance(value, str):
             raise ValidationError(field, f'must be a string, not {type(value).__name__}')
+    if len(value) > MAX_LENGTH[field]:
+        raise ValidationError(field, f'is longer than {MAX_LENGTH[field]} characters')
     value = value.strip()
     if not value:
         if required:
             raise ValidationError(field, 'is required')
         return None
-    if len(value) > MAX_LENGTH[field]:
-        raise ValidationError(field, f'is longer than {MAX_LENGTH[field]} characters')
     return value
 
 
-def _refuse_control(texts: dict[str, str | None]) -> None:
-    """Refuse the first field holding a control character (one search over all texts in the usual case)."""
-    if _CONTROL.search('\t'.join(text for text in texts.values() if text)) is None:
+def _refuse_control(raw: dict[str, Any], fields: Iterable[str]) -> None:
+    """Refuse the first of `fields` whose text as sent holds a control character (one search over all
+    texts in the usual case)."""
+    texts = [(field, value) for field in fields if (value := raw.get(field)).__class__ is str]
+    if _CONTROL.search('\t'.join(text for _, text in texts)) is None:
         return
-    for field, text in texts.items():
-        bad = _CONTROL.search(text) if text else None
+    for field, text in texts:
+        bad = _CONTROL.search(text)
         if bad is not None:
             raise ValidationError(field, f'contains the control character U+{ord(bad.group()):04X}')
 
@@ -118,7 +131,7 @@ def _refuse_control(texts: dict[str, str | None]) -> None:
 def _metadata(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     """The metadata object and its stored JSON text (encoded once here, reused for storing and hashing)."""
     value = raw.get('metadata')
-    if value is None or value == '':
+    if value is None:
         return None, None
     if isinstance(value, str):
         try:
@@ -149,24 +162,25 @@ def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
              'category': _text(raw, 'category', required=True), 'action': _text(raw, 'action', required=True)}
     scope, category = texts['scope'], texts['category']
     if scope not in taxonomy.SCOPES:
-        _refuse_control(texts)
+        _refuse_control(raw, texts)
         raise ValidationError('scope', f'{scope!r} is not one of {", ".join(taxonomy.SCOPES)}')
     if category not in taxonomy.categories(scope):
-        _refuse_control(texts)
+        _refuse_control(raw, texts)
         raise ValidationError('category', f'{category!r} is not a category of {scope} '
                                           f'({", ".join(taxonomy.categories(scope))})')
-    texts['status'] = status = _text(raw, 'status', required=False) or 'SUCCESS'
+    # absent or null is SUCCESS; an empty text is not a status
+    texts['status'] = status = 'SUCCESS' if raw.get('status') is None else _text(raw, 'status', required=False) or ''
     if status not in STATUSES:
-        _refuse_control(texts)
+        _refuse_control(raw, texts)
         raise ValidationError('status', f'{status!r} must be SUCCESS or FAILED')
     for name in ('id', 'target', 'description', 'workspace'):
         texts[name] = _text(raw, name, required=False)
-    _refuse_control(texts)
+    _refuse_control(raw, texts)
     timestamp = raw.get('timestamp')
     metadata, metadata_json = _metadata(raw)
     return NewEvent(
         id=texts['id'],
-        timestamp=parse_timestamp(timestamp if timestamp not in (None, '') else (now or datetime.now(UTC))),
+        timestamp=parse_timestamp(timestamp if timestamp is not None else (now or datetime.now(UTC))),
         user=texts['user'],
         scope=scope,
         category=category,

@@ -15,6 +15,7 @@ from store.db import close_database, database, is_sqlite, open_database
 from store.ingest import AppendResult, append_events
 from store.validation import validate_event
 from tests import pg
+from tests.oidc_provider import Provider, running_provider
 
 OWNER = ('owner@acme.io', 'owner-test-pass')
 ADMIN_A = ('admin-a@acme.io', 'admin-a-test-pass')  # Workspace Admin of "alpha"
@@ -60,6 +61,13 @@ def event(**fields: Any) -> dict[str, Any]:
            'description': 'Started notebook nb-1', 'workspace': 'alpha'}
     raw.update(fields)
     return {k: v for k, v in raw.items() if v is not None}
+
+
+@pytest.fixture(scope='session')
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    """A real OpenID Connect provider process (oidc-provider-mock), shared by the sign-in tests."""
+    with running_provider(tmp_path_factory.mktemp('oidc-provider') / 'provider.log') as provider:
+        yield provider
 
 
 @pytest.fixture

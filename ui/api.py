@@ -7,20 +7,18 @@ per-request user storage for every cookieless call. The OpenAPI docs at /docs de
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from nicegui import app as nicegui_app
 from pydantic import BaseModel, Field
@@ -33,15 +31,16 @@ from store.events import EventFilter, page_after
 from store.ingest import AppendResult, Prepared, append_prepared, prepare
 from store.timefmt import iso, to_millis
 from store.tokens import ApiToken, authenticate_token
-from store.validation import MAX_LENGTH, STATUSES, NewEvent, ValidationError, parse_timestamp, validate_event
+from store.validation import CONTROL_CLASS, STATUSES, NewEvent, ValidationError, parse_timestamp, validate_event
+from ui import api_schema
+from ui.api_schema import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_BATCH, MAX_BODY, MAX_LIMIT, MAX_SEARCH, NUMBER
 
 log = logging.getLogger(__name__)
 
 PREFIX = '/api/v1'
-MAX_BODY = 1024 * 1024
-MAX_BATCH = 1000
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-MAX_SEARCH = 200
+EVENTS_PATH = f'{PREFIX}/events'
+# The methods /api/v1/events serves (405 answers and OPTIONS list them); no method edits or deletes an event.
+EVENTS_METHODS = 'GET, POST, OPTIONS'
 # Requests the API app answers instead of NiceGUI: the API itself and its documentation.
 API_PATHS = ('/api/',)
 DOC_PATHS = ('/docs', '/docs/oauth2-redirect', '/openapi.json')
@@ -66,26 +65,6 @@ class ApiError(Exception):
 
 
 # ---- documentation models (the handlers read and write plain JSON; these describe it) ----
-
-class EventIn(BaseModel):
-    """One event to append. Unknown fields are refused."""
-
-    id: str | None = Field(None, max_length=MAX_LENGTH['id'],
-                           description='Your unique id: a retry with the same id is not stored twice.')
-    timestamp: str | None = Field(None, description='ISO 8601; without a zone it is UTC; default: now.',
-                                  examples=['2026-10-01T08:00:00Z'])
-    user: str = Field(max_length=MAX_LENGTH['user'], description="The actor's email, or `system`.")
-    scope: Literal['Organization', 'Billing', 'Workspace', 'Service']
-    category: str = Field(description="One of the scope's categories (GET /api/v1/taxonomy).")
-    action: str = Field(max_length=MAX_LENGTH['action'], examples=['Stop Notebook'])
-    target: str | None = Field(None, max_length=MAX_LENGTH['target'])
-    status: Literal['SUCCESS', 'FAILED'] = 'SUCCESS'
-    description: str | None = Field(None, max_length=MAX_LENGTH['description'])
-    workspace: str | None = Field(None, max_length=MAX_LENGTH['workspace'],
-                                  description='Empty for organization-wide events; a workspace token must name '
-                                              'its own workspace.')
-    metadata: dict[str, Any] | None = Field(None, description='Any JSON object up to 16 KiB.')
-
 
 class EventOut(BaseModel):
     id: str
@@ -120,12 +99,6 @@ class Problem(BaseModel):
     index: int | None = Field(None, description="In a batch, the event's position (from 0).")
 
 
-_EVENT_SCHEMA = EventIn.model_json_schema()
-_EVENT_SCHEMA['additionalProperties'] = False
-_BODY_SCHEMA = {'oneOf': [_EVENT_SCHEMA, {
-    'type': 'object', 'title': 'Batch', 'required': ['events'], 'additionalProperties': False,
-    'properties': {'events': {'type': 'array', 'items': _EVENT_SCHEMA, 'minItems': 1, 'maxItems': MAX_BATCH}},
-}]}
 PROBLEMS = {status: {'model': Problem, 'description': text} for status, text in (
     (400, 'Malformed JSON, a bad parameter, or more than 1,000 events'),
     (401, 'No token, or not a valid one'),
@@ -346,17 +319,21 @@ def ingest(body: bytes, token: ApiToken) -> AppendResult:
 # ---- reading ----
 
 def encode_cursor(event: dict[str, Any]) -> str:
-    raw = f'{to_millis(event["timestamp"])}:{event["seq"]}'.encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip('=')
+    """The position after `event`: its time in milliseconds and its sequence number, 12 hex digits each."""
+    return f'{to_millis(event["timestamp"]):012x}{event["seq"]:012x}'
 
 
 def decode_cursor(value: str) -> tuple[int, int]:
-    try:
-        text = base64.urlsafe_b64decode(value + '=' * (-len(value) % 4)).decode()
-        ts, seq = text.split(':')
-        return int(ts), int(seq)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ApiError(400, 'cursor', 'is not a cursor this API returned') from None
+    """(ts, seq) of a cursor. Any cursor of the schema's form names a position: one past the last moment a
+    timestamp can hold (year 9999) is read as that moment, before which every event lies."""
+    if not _CURSOR.fullmatch(value):
+        raise ApiError(400, 'cursor', 'is not a cursor this API returned')
+    return min(int(value[:12], 16), _LAST_MILLIS), int(value[12:], 16)
+
+
+_CURSOR = re.compile(CURSOR_PATTERN.strip('^$'))
+_CONTROL = re.compile(f'[{CONTROL_CLASS}]')
+_LAST_MILLIS = to_millis(datetime(9999, 12, 31, 23, 59, 59, 999000, UTC)) - 1  # a page reads to the cursor's ms + 1
 
 
 def event_json(event: dict[str, Any]) -> dict[str, Any]:
@@ -366,28 +343,47 @@ def event_json(event: dict[str, Any]) -> dict[str, Any]:
             'workspace': event['workspace'], 'metadata': event['metadata'], 'hash': event['hash']}
 
 
-def build_filter(token: ApiToken, search: str | None, scope: str | None, category: str | None, status: str | None,
-                 user: str | None, workspace: str | None, since: str | None, until: str | None) -> EventFilter:
-    if search and len(search) > MAX_SEARCH:
+def build_filter(token: ApiToken, query: Mapping[str, str]) -> EventFilter:
+    """The filter of GET /api/v1/events' parameters, each checked as the schema states (ui/api_schema.py)."""
+    search, user, workspace = (_text_parameter(query, name) for name in ('search', 'user', 'workspace'))
+    if len(search) > MAX_SEARCH:
         raise ApiError(400, 'search', f'is longer than {MAX_SEARCH} characters')
-    if scope and scope not in taxonomy.SCOPES:
-        raise ApiError(400, 'scope', f'{scope!r} is not one of {", ".join(taxonomy.SCOPES)}')
-    if category:
-        known = taxonomy.categories(scope) if scope else taxonomy.all_categories()
-        if category not in known:
-            where = f'a category of {scope}' if scope else 'a known category'
-            raise ApiError(400, 'category', f'{category!r} is not {where} ({", ".join(known)})')
-    if status and status not in STATUSES:
-        raise ApiError(400, 'status', f'{status!r} must be SUCCESS or FAILED')
+    scope = _choice(query, 'scope', taxonomy.SCOPES)
+    category = _choice(query, 'category', taxonomy.all_categories())
+    status = _choice(query, 'status', STATUSES)
     if workspace and token.workspace is not None and workspace != token.workspace:
         raise ApiError(403, 'workspace', f'this token reads only workspace {token.workspace!r}')
     try:
-        since_at = parse_timestamp(since, 'since') if since else None
-        until_at = parse_timestamp(until, 'until') if until else None
+        since_at, until_at = (parse_timestamp(query[name], name) if name in query else None
+                              for name in ('since', 'until'))
     except ValidationError as exc:
         raise ApiError(400, exc.field, exc.message) from None
-    return EventFilter(search=search or '', scope=scope or None, category=category or None, status=status or None,
-                       user=user or None, workspace=workspace or None, since=since_at, until=until_at)
+    return EventFilter(search=search, scope=scope, category=category, status=status, user=user or None,
+                       workspace=workspace or None, since=since_at, until=until_at)
+
+
+def _text_parameter(query: Mapping[str, str], name: str) -> str:
+    value = query.get(name, '')
+    if (bad := _CONTROL.search(value)) is not None:
+        raise ApiError(400, name, f'contains the control character U+{ord(bad.group()):04X}')
+    return value
+
+
+def _choice(query: Mapping[str, str], name: str, allowed: Sequence[str]) -> str | None:
+    if name not in query:
+        return None
+    if query[name] not in allowed:
+        raise ApiError(400, name, f'{query[name]!r} is not one of {", ".join(allowed)}')
+    return query[name]
+
+
+def page_size(query: Mapping[str, str]) -> int:
+    limit = query.get('limit')
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not NUMBER.fullmatch(limit) or not 1 <= int(limit) <= MAX_LIMIT:
+        raise ApiError(400, 'limit', f'must be a whole number from 1 to {MAX_LIMIT}')
+    return int(limit)
 
 
 def list_events(token: ApiToken, flt: EventFilter, cursor: tuple[int, int] | None, limit: int) -> dict[str, Any]:
@@ -405,8 +401,7 @@ router = APIRouter(prefix=PREFIX)
 
 
 @router.post('/events', status_code=201, response_model=Appended, responses=PROBLEMS, summary='Append events',
-             openapi_extra={'requestBody': {'required': True, 'content': {'application/json': {
-                 'schema': _BODY_SCHEMA}}}})
+             openapi_extra={'requestBody': {'required': True, 'content': {'application/json': {}}}})
 async def post_events(request: Request, token: Token) -> dict[str, Any]:
     """One event object, or `{"events": [...]}` with up to 1,000: all are stored, or none.
 
@@ -418,34 +413,22 @@ async def post_events(request: Request, token: Token) -> dict[str, Any]:
 
 
 @router.get('/events', response_model=EventList, responses=PROBLEMS, summary='Read events, newest first')
-async def get_events(
-    token: Token,
-    search: Annotated[str | None, Query(description='Words in user, action, target, description, scope or '
-                                                   'category (case-insensitive substring).')] = None,
-    scope: Annotated[str | None, Query(description='Organization, Billing, Workspace or Service.')] = None,
-    category: Annotated[str | None, Query(description="One of the scope's categories.")] = None,
-    status: Annotated[str | None, Query(description='SUCCESS or FAILED.')] = None,
-    user: Annotated[str | None, Query(description="The actor's email, exactly.")] = None,
-    workspace: Annotated[str | None, Query(description='One workspace.')] = None,
-    since: Annotated[str | None, Query(description='ISO 8601; events at or after it.')] = None,
-    until: Annotated[str | None, Query(description='ISO 8601; events before it.')] = None,
-    cursor: Annotated[str | None, Query(description='`next_cursor` of the previous page.')] = None,
-    limit: Annotated[str | None, Query(description=f'Events per page, 1 to {MAX_LIMIT} '
-                                                   f'(default {DEFAULT_LIMIT}).')] = None,
-) -> JSONResponse:
+async def get_events(request: Request, token: Token) -> JSONResponse:
     """The events the token may see that match every given filter, newest first, a page at a time.
 
-    Pages follow a keyset cursor, so events that arrive meanwhile do not shift them.
+    Pages follow a keyset cursor, so events that arrive meanwhile do not shift them. The parameters are
+    read here and described in the schema by ui/api_schema.py, from the same rules.
     """
-    flt = build_filter(token, search, scope, category, status, user, workspace, since, until)
-    if limit is None or limit == '':
-        size = DEFAULT_LIMIT
-    elif not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
-        raise ApiError(400, 'limit', f'must be a whole number from 1 to {MAX_LIMIT}')
-    else:
-        size = int(limit)
-    position = decode_cursor(cursor) if cursor else None
+    query = request.query_params
+    flt = build_filter(token, query)
+    size = page_size(query)
+    position = decode_cursor(query['cursor']) if 'cursor' in query else None
     return JSONResponse(await in_thread(list_events, token, flt, position, size))
+
+
+@router.options('/events', include_in_schema=False)
+async def events_options() -> Response:
+    return Response(status_code=204, headers={'Allow': EVENTS_METHODS})
 
 
 @router.get('/taxonomy', responses={401: PROBLEMS[401]}, summary='Scopes and their categories')
@@ -457,9 +440,10 @@ async def get_taxonomy(token: Token) -> dict[str, list[str]]:
 READ_ONLY = 'audit events are read-only: no method edits or deletes an event'
 
 
-@router.api_route('/events', methods=['PUT', 'PATCH', 'DELETE'], include_in_schema=False)
-async def refuse_bulk_change() -> JSONResponse:
-    return JSONResponse({'detail': READ_ONLY, 'field': None}, status_code=405, headers={'Allow': 'GET, POST'})
+@router.api_route('/events', methods=['PUT', 'PATCH', 'DELETE', 'HEAD', 'TRACE'], include_in_schema=False)
+async def refuse_method(request: Request) -> JSONResponse:
+    detail = READ_ONLY if request.method in ('PUT', 'PATCH', 'DELETE') else f'{request.method} is not served here'
+    return JSONResponse({'detail': detail, 'field': None}, status_code=405, headers={'Allow': EVENTS_METHODS})
 
 
 @router.api_route('/events/{event_id:path}', methods=['PUT', 'PATCH', 'DELETE', 'POST'], include_in_schema=False)
@@ -505,6 +489,13 @@ def create_api() -> FastAPI:
     api.add_exception_handler(StoreError, _store_refused)
     api.add_exception_handler(Exception, _unexpected)
     api.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            api.openapi_schema = api_schema.document(FastAPI.openapi(api), EVENTS_PATH)
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
     return api
 
 

@@ -16,10 +16,12 @@ from ui import (
     login,
     maintenance,
     members,
+    oidc,
     policies_page,
     service,
     stream_health,
     streams_page,
+    theme,
     tokens_page,
     workspaces_page,
 )
@@ -29,7 +31,9 @@ from ui.config import AppConfig, config, set_config
 def register(app_config: AppConfig) -> None:
     """Register every route; called once per process (and once per simulated test app)."""
     set_config(app_config)
+    theme.register()
     login.register()
+    oidc.register()
     audit_logs.register()
     workspaces_page.register()
     policies_page.register()
@@ -60,4 +64,4 @@ def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> N
     # after the deliverer's, so its shutdown (which closes the database) runs after the streams stopped
     options = {} if helpers.is_user_simulation() else service.prepare_process()
     ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
-           storage_secret=config().storage_secret, show_welcome_message=False, **options)
+           storage_secret=config().storage_secret, show_welcome_message=False, language='en-US', **options)

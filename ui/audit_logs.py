@@ -15,10 +15,10 @@ from nicegui import ui
 from store.accounts import Account
 from store.events import EventFilter, EventPage, Sort, Viewer, find_events, visible_users
 from store.insight import Timeline, find_event, timeline, visible_workspaces
-from ui import db, session
+from ui import db, session, theme
 from ui.config import config
 from ui.event_detail import EventDetail, event_link
-from ui.event_table import DEFAULT_PAGE_SIZE, FRESH_CSS, EventTable
+from ui.event_table import DEFAULT_PAGE_SIZE, ROW_KEYS_JS, TABLE_CSS, EventTable
 from ui.filter_bar import SEARCH_CLASS, FilterBar
 from ui.filter_state import FilterState
 from ui.frame import frame
@@ -67,7 +67,7 @@ class AuditLogsView:
         self.table = EventTable(self.fetch, tz, first, on_select=self.detail.show)
         with self.table.table.add_slot('no-data'):
             with ui.column().classes('w-full items-center py-8 gap-2').mark('empty-state'):
-                ui.icon('search_off', size='lg').classes('text-slate-400')
+                ui.icon('search_off', size='lg').classes(theme.MUTED)
                 self.empty_label = ui.label()
                 self.clear_button = ui.button('Clear filters', on_click=lambda: self.bar.clear()).props('flat')
         self._show_empty_state()
@@ -198,9 +198,10 @@ def register() -> None:
         tz = config().timezone
         workspaces, state, notices, first, chart, event = \
             await db.call(_first_view, account.viewer(), dict(request.query_params))
-        ui.add_css(FRESH_CSS)
-        ui.add_body_html(SLASH_FOCUSES_SEARCH)
+        ui.add_css(TABLE_CSS)
+        ui.add_body_html(SLASH_FOCUSES_SEARCH + ROW_KEYS_JS)
         with frame(account, 'Audit Logs'):
+            theme.page_heading('Audit Logs', visible=False)
             view = AuditLogsView(account, state, first, chart, workspaces, tz)
         if event is not None:
             view.detail.show(event)

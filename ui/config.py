@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from store.oidc_config import OidcConfig
+
 
 @dataclass(frozen=True)
 class AppConfig:
@@ -13,6 +15,8 @@ class AppConfig:
     organization: str
     session_idle_minutes: int
     storage_secret: str
+    oidc: OidcConfig | None = None  # sign-in through an OpenID Connect provider, when configured
+    password_login: str = 'on'  # on, off or break-glass (store/oidc_config.py)
 
     @property
     def timezone_name(self) -> str:

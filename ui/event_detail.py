@@ -29,7 +29,7 @@ class EventDetail:
     def __init__(self, tz: ZoneInfo) -> None:
         self._tz = tz
         self.event: dict[str, Any] | None = None
-        with ui.dialog().props('position=right full-height') as self.dialog, \
+        with ui.dialog().props('position=right full-height aria-label="Event details"') as self.dialog, \
                 ui.card().classes('w-[36rem] max-w-[100vw] h-full no-wrap gap-3').mark('detail') as self.card:
             pass
         self.dialog.on_value_change(lambda e: None if e.value else self._closed())
@@ -65,7 +65,7 @@ class EventDetail:
             link = event_link(event['id'])
             with ui.row().classes('w-full items-center gap-2 no-wrap'):
                 ui.icon('link').classes('text-slate-500')
-                ui.link(link, link).classes('font-mono text-xs break-all grow').mark('event-link')
+                ui.link(link, link).classes(f'font-mono text-xs break-all grow {theme.LINK}').mark('event-link')
                 ui.button('Copy link', icon='content_copy', on_click=lambda: self._copy(link)).props('flat dense')
         self.dialog.open()
 

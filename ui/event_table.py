@@ -29,22 +29,45 @@ TIMESTAMP_HEADER = '<q-th :props="props">{{ props.col.label }}<q-tooltip>{{ prop
 STATUS_CELL = (f'<q-td :props="props"><q-badge :color="props.value === \'SUCCESS\' ? '
                f'\'{theme.STATUS_COLORS["SUCCESS"]}\' : \'{theme.STATUS_COLORS["FAILED"]}\'" '
                ':label="props.value" /></q-td>')
-DESCRIPTION_CELL = ('<q-td :props="props"><div class="truncate" style="max-width: 20rem" :title="props.value">'
-                    '{{ props.value }}</div></q-td>')
+# A text that may be long ends in an ellipsis; the whole text is its tooltip (and in the detail panel).
+TRUNCATED_CELL = ('<q-td :props="props"><div class="truncate" :title="props.value">{{ props.value }}</div></q-td>')
+TRUNCATED = ('user', 'action', 'target', 'description')
+# Fixed column widths that fit all eight columns in the page beside the sidebar at 1280 px; Description
+# takes what is left. Below the table's minimum width (a phone) the table scrolls sideways in its own box.
+WIDTHS = {'timestamp': '10.25rem', 'user': '8rem', 'scope': '6.25rem', 'category': '7rem', 'action': '7.5rem',
+          'target': '6.5rem', 'status': '5.5rem'}
+TABLE_CLASS = 'events-table'
 # Rows a live refresh brought carry `fresh` for a few seconds; the class fades their background in CSS.
 ROW_CLASS = "row => row.fresh ? 'row-fresh' : ''"
 FRESH_SECONDS = 8
-FRESH_CSS = """
-.q-table tbody tr.row-fresh td { animation: row-fresh 6s ease-out; }
-@keyframes row-fresh { from { background-color: rgba(250, 204, 21, 0.5); } to { background-color: transparent; } }
+TABLE_CSS = f"""
+.q-table tbody tr.row-fresh td {{ animation: row-fresh 6s ease-out; }}
+@keyframes row-fresh {{ from {{ background-color: rgba(250, 204, 21, 0.5); }} to {{ background-color: transparent; }} }}
+.{TABLE_CLASS} table {{ table-layout: fixed; width: 100%; min-width: 54rem; }}
+.{TABLE_CLASS} th, .{TABLE_CLASS} td {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  padding-left: 8px; padding-right: 8px; }}
+.{TABLE_CLASS} tbody tr {{ cursor: pointer; }}
+.{TABLE_CLASS} tbody tr:focus-visible {{ outline: 2px solid var(--q-primary); outline-offset: -2px; }}
 """
+# Keyboard: each row is a tab stop, and Enter on a focused row opens its detail as a click does.
+ROW_KEYS_JS = f"""<script>
+new MutationObserver(() => {{
+  document.querySelectorAll('.{TABLE_CLASS} tbody tr:not([tabindex])').forEach((row) => {{ row.tabIndex = 0; }});
+}}).observe(document.body, {{childList: true, subtree: true}});
+document.addEventListener('keydown', (e) => {{
+  if (e.key !== 'Enter' || !e.target.matches || !e.target.matches('.{TABLE_CLASS} tbody tr')) return;
+  e.preventDefault();
+  e.target.click();
+}});
+</script>"""
 
 Fetch = Callable[[Sort, int, int], Awaitable[EventPage | None]]
 OnSelect = Callable[[dict[str, Any]], None]
 
 
 def columns(timezone_name: str) -> list[dict[str, Any]]:
-    result = [{'name': name, 'label': label, 'field': name, 'sortable': True, 'align': 'left'}
+    result = [{'name': name, 'label': label, 'field': name, 'sortable': True, 'align': 'left',
+               'headerStyle': f'width: {WIDTHS[name]}' if name in WIDTHS else ''}
               for name, label in COLUMNS]
     result[0]['tooltip'] = f'Shown in time zone {timezone_name}'
     return result
@@ -86,14 +109,15 @@ class EventTable:
         pagination = {'page': 1, 'rowsPerPage': page_size, 'sortBy': sort.column, 'descending': sort.descending,
                       'rowsNumber': first.total}
         self.table = ui.table(rows=self._rows(first), columns=columns(tz.key), row_key='seq',
-                              pagination=pagination).classes('w-full').mark('events')
+                              pagination=pagination).classes(f'w-full {TABLE_CLASS}').mark('events')
         self.table.props['rows-per-page-options'] = list(PAGE_SIZES)
         self.table.props[':pagination-label'] = PAGINATION_LABEL
         self.table.props[':table-row-class-fn'] = ROW_CLASS
         self.table.props('binary-state-sort flat bordered')
         self.table.add_slot('header-cell-timestamp', TIMESTAMP_HEADER)
         self.table.add_slot('body-cell-status', STATUS_CELL)
-        self.table.add_slot('body-cell-description', DESCRIPTION_CELL)
+        for name in TRUNCATED:
+            self.table.add_slot(f'body-cell-{name}', TRUNCATED_CELL)
         self.table.on('request', lambda e: self.load(e.args.get('pagination') or {}))
         self.table.on('rowClick', lambda e: self.select(e.args[1].get('seq')), [[], ['seq'], None])
 

@@ -38,7 +38,7 @@ class ExportDialog:
         self.written = 0
         self.running = False
         self.cancelled = False
-        with ui.dialog() as self.dialog, ui.card().classes('w-[28rem]'):
+        with ui.dialog().props('aria-label="Export audit logs"') as self.dialog, ui.card().classes('w-[28rem]'):
             ui.label('Export audit logs').classes('text-lg font-semibold')
             what = 'event' if total == 1 else 'events'
             ui.label(f'{total:,} {what}: the current filters, sort and visibility, all pages.').mark('export-total')

@@ -138,7 +138,8 @@ class FilterBar:
             dialog.close()
             await self._changed(state)
 
-        with ui.dialog() as dialog, ui.card().classes('min-w-[22rem]').mark('custom-range'):
+        with ui.dialog().props('aria-label="Custom time range"') as dialog, \
+                ui.card().classes('min-w-[22rem]').mark('custom-range'):
             ui.label('Custom time range').classes('text-lg font-semibold')
             ui.label(f'In time zone {self._tz.key}; leave a side empty to keep it open.').classes('text-sm')
             props = 'type=datetime-local dense outlined stack-label'

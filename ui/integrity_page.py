@@ -9,7 +9,7 @@ from nicegui import ui
 
 from store.accounts import Account
 from store.chain import ChainReport, verify
-from ui import db
+from ui import db, theme
 from ui.frame import frame
 from ui.tokens_page import owner_or_response
 
@@ -22,10 +22,10 @@ def register() -> None:
             return me
 
         with frame(me, 'Integrity'):
-            ui.label('Integrity').classes('text-2xl font-semibold')
+            theme.page_heading('Integrity')
             ui.label('Every event carries a SHA-256 hash over its content and the previous event\'s hash. The '
                      'check walks the whole chain and names the first event that was edited, deleted, inserted '
-                     'or reordered behind the application\'s back.').classes('text-sm text-slate-600 max-w-3xl')
+                     'or reordered behind the application\'s back.').classes(f'text-sm {theme.MUTED} max-w-3xl')
             result = ui.column().classes('w-full max-w-3xl')
 
             def show(report: ChainReport, seconds: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from nicegui import app, ui
@@ -9,8 +11,10 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from store import self_audit
 from store.accounts import authenticate
+from store.oidc_config import password_allowed
 from store.throttle import LoginThrottle
-from ui import db, session, theme
+from ui import db, oidc, session, theme
+from ui.config import config
 
 throttle = LoginThrottle()
 
@@ -34,7 +38,8 @@ def register() -> None:
     app.add_middleware(AuthMiddleware)
 
     @ui.page('/login')
-    async def login_page(request: Request, redirect_to: str = '/audit-logs') -> RedirectResponse | None:
+    async def login_page(request: Request, redirect_to: str = '/audit-logs',
+                         break_glass: str = '') -> RedirectResponse | None:
         target = session.safe_redirect_target(redirect_to)
         if await session.signed_in_email(request):
             return RedirectResponse(target)
@@ -58,13 +63,26 @@ def register() -> None:
                                  else 'Wrong email or password.')
                 return
             throttle.succeeded(*keys)
+            if not password_allowed(config().password_login, account.role):
+                await db.call(self_audit.record, account.email, 'Sign In', account.email,
+                              'Refused password sign-in: password sign-in is off', status='FAILED',
+                              metadata={'ip': request.client.host if request.client else None})
+                message.set_text('Password sign-in is turned off: use the button above.')
+                return
             complete = await session.sign_in(account, target)
             await db.call(self_audit.record, account.email, 'Sign In', account.email, 'Signed in',
                           metadata={'ip': request.client.host if request.client else None})
             ui.navigate.to(complete)  # an HTTP route: it sets the session cookie, then opens the target
 
         with ui.card().classes('absolute-center w-96'):
-            ui.label(theme.PRODUCT).classes('text-xl font-semibold')
+            theme.page_heading(theme.PRODUCT).classes('text-xl', remove='text-2xl')
+            oidc.login_button(target)
+            mode = config().password_login
+            if mode == 'break-glass' and not break_glass:
+                ui.link('Break-glass sign-in with a password (Organization Owners)',
+                        f'/login?break_glass=1&redirect_to={quote(target, safe="")}').classes('text-sm')
+            if mode == 'off' or (mode == 'break-glass' and not break_glass):
+                return None
             email_input = ui.input('Email').props('autocomplete=username autofocus').classes('w-full') \
                 .on('keydown.enter', attempt)
             password_input = ui.input('Password', password=True).props('autocomplete=current-password') \
@@ -79,10 +97,11 @@ def register() -> None:
 
     @app.get('/logout', include_in_schema=False)
     async def logout(request: Request) -> Response:
+        target = await oidc.logout_target(request)  # the provider's logout, for a provider sign-in
         email = await session.sign_out(request)
         if email:
             await db.call(self_audit.record, email, 'Sign Out', email, 'Signed out')
-        return session.forget_cookie(request, RedirectResponse('/login', status_code=303))
+        return session.forget_cookie(request, RedirectResponse(target, status_code=303))
 
     @ui.page('/')
     def index() -> RedirectResponse:

@@ -9,7 +9,7 @@ from store import self_audit
 from store.accounts import ROLES, Account, create_account, list_accounts, update_account
 from store.db import StoreError
 from store.events import workspace_names
-from ui import db, session
+from ui import db, session, theme
 from ui.dialogs import action_buttons
 from ui.frame import frame
 
@@ -50,7 +50,7 @@ def register() -> None:
         known_workspaces = await db.call(workspace_names)
 
         with frame(me, 'Members'):
-            ui.label('Members').classes('text-2xl font-semibold')
+            theme.page_heading('Members')
 
             @ui.refreshable
             async def member_list() -> None:
@@ -61,6 +61,7 @@ def register() -> None:
                          'status': 'Disabled' if a.disabled else 'Active'} for a in accounts]
                 table = ui.table(columns=columns + [{'name': 'edit', 'label': '', 'field': 'email'}], rows=rows,
                                  row_key='email').classes('w-full').mark('members')
+                table.add_slot('header-cell-edit', '<q-th :props="props"><span class="sr-only">Edit</span></q-th>')
                 table.add_slot('body-cell-edit', '''
                     <q-td :props="props">
                         <q-btn flat dense icon="edit" :aria-label="'Edit ' + props.row.email"
@@ -71,6 +72,7 @@ def register() -> None:
 
             async def edit(account: Account) -> None:
                 with ui.dialog() as dialog, ui.card().classes('w-[28rem]'):
+                    dialog.props['aria-label'] = f'Edit {account.email}'
                     ui.label(f'Edit {account.email}').classes('text-lg font-semibold')
                     role = ui.select(ROLE_OPTIONS, label='Role', value=account.role).classes('w-full')
                     spaces = ui.select(sorted(set(known_workspaces) | set(account.workspaces)), label='Workspaces',

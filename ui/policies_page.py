@@ -10,7 +10,7 @@ from nicegui import ui
 from store.accounts import Account
 from store.insight import policy_summaries
 from store.timefmt import display
-from ui import db, session
+from ui import db, session, theme
 from ui.config import config
 from ui.filter_state import FilterState
 from ui.frame import frame
@@ -35,7 +35,7 @@ def register() -> None:
             return display(moment, tz) if moment else '—'
 
         with frame(account, 'Policies'):
-            ui.label('Policies').classes('text-2xl font-semibold')
+            theme.page_heading('Policies')
             ui.label(f'Policies seen in Organization / Policy events you can see; times in {tz.key}.') \
                 .classes('text-slate-500 dark:text-slate-400')
             if not rows:
@@ -53,5 +53,6 @@ def register() -> None:
                     ui.label(when(row.last_detached)).classes('tabular-nums')
                     ui.label(when(row.last_event)).classes('tabular-nums')
                     ui.label(f'{row.events:,}').classes('tabular-nums text-right')
-                    ui.link('Attachment events', attachment_link(row.name)).mark(f'attachments-{row.name}')
+                    ui.link('Attachment events', attachment_link(row.name)).classes(theme.LINK) \
+                        .mark(f'attachments-{row.name}')
         return None

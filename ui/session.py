@@ -24,7 +24,7 @@ from ui.config import config
 COOKIE = 'audit_session'
 COMPLETE_PATH = '/login/complete'
 PUBLIC_PATHS = ('/login', COMPLETE_PATH, '/logout', '/favicon.ico')
-PUBLIC_PREFIXES = ('/_nicegui', '/api/', '/docs', '/openapi.json', '/redoc')
+PUBLIC_PREFIXES = ('/_nicegui', '/api/', '/docs', '/openapi.json', '/redoc', '/auth/oidc/')
 
 
 def _current_request(request: Request | None) -> Request | None:
@@ -69,7 +69,19 @@ async def complete_sign_in(request: Request, token: str, target: str) -> Respons
     new_id = await db.call(sessions.redeem_handoff, token)
     if new_id is None:
         return RedirectResponse(f'/login?redirect_to={quote(safe_redirect_target(target), safe="")}', status_code=303)
-    response = RedirectResponse(safe_redirect_target(target), status_code=303)
+    return set_cookie(request, RedirectResponse(safe_redirect_target(target), status_code=303), new_id)
+
+
+async def open_session(account: Account) -> str:
+    """A new session for the account, for an HTTP route that sets its cookie at once (`set_cookie`)."""
+    handoff = await db.call(_begin, account.id, config().session_idle_minutes)
+    new_id = await db.call(sessions.redeem_handoff, handoff.token)
+    if new_id is None:
+        raise RuntimeError('a session hand-off made a moment ago could not be redeemed')
+    return new_id
+
+
+def set_cookie(request: Request, response: Response, new_id: str) -> Response:
     response.set_cookie(COOKIE, new_id, path='/', httponly=True, samesite='lax',
                         secure=request.url.scheme == 'https')
     return response

@@ -18,7 +18,7 @@ from store.stream_delivery import send_test
 from store.stream_destinations import DeliveryError
 from store.timefmt import display, from_millis
 from store.validation import ValidationError, parse_timestamp
-from ui import db, session
+from ui import db, session, theme
 from ui.config import config
 from ui.dialogs import action_buttons
 from ui.filter_state import FilterState
@@ -87,12 +87,12 @@ class StreamsView:
     def __init__(self, account: Account, rows: list[dict[str, Any]], prefill: EventFilter,
                  workspaces: list[str]) -> None:
         self.account = account
-        ui.label('Streams').classes('text-2xl font-semibold')
+        theme.page_heading('Streams')
         ui.label('A stream delivers every event its filter matches, in order and at least once, to a webhook, a chat '
                  'channel, a syslog server or a JSON Lines file; a destination that is down catches up when it '
                  'returns. New streams start with the events stored from now on; Replay resends history.') \
-            .classes('text-sm text-slate-600 dark:text-slate-300 max-w-3xl')
-        self.empty = ui.label('No streams yet.').classes('text-slate-600').mark('no-streams')
+            .classes(f'text-sm max-w-3xl {theme.MUTED}')
+        self.empty = ui.label('No streams yet.').classes(theme.MUTED).mark('no-streams')
         self.table = ui.table(columns=COLUMNS, rows=rows, row_key='name').props('wrap-cells flat bordered') \
             .classes('w-full').mark('streams')
         self.table.add_slot('body-cell-actions', ACTIONS_SLOT)

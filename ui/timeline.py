@@ -113,8 +113,11 @@ class TimelineChart:
                 self.caption = ui.label(caption(timeline, tz)).classes('text-sm text-slate-500 dark:text-slate-400') \
                     .mark('timeline-caption')
                 ui.label('Click a bar or drag across bars to narrow the time range') \
-                    .classes('text-xs text-slate-400 max-sm:hidden')
+                    .classes('text-xs text-slate-600 dark:text-slate-400 max-sm:hidden')
             self.chart = ui.echart(options(timeline, tz)).classes('w-full h-44').mark('timeline')
+            # for screen readers: the picture, and the keyboard's way to do what a click on it does
+            self.chart.props('role=img aria-label="Events over time. Narrow the time range with the Time range '
+                             'select."')
         self.chart.on('range', self._picked)
         ui.run_javascript(DRAG_JS % self.chart.id)
 

@@ -11,7 +11,7 @@ from store.db import StoreError
 from store.events import workspace_names
 from store.timefmt import display, from_millis
 from store.tokens import ApiToken, create_token, list_tokens, revoke_token
-from ui import db, session
+from ui import db, session, theme
 from ui.config import config
 from ui.dialogs import action_buttons
 from ui.frame import frame
@@ -48,17 +48,17 @@ def register() -> None:
         known_workspaces = await db.call(workspace_names)
 
         with frame(me, 'API tokens'):
-            ui.label('API tokens').classes('text-2xl font-semibold')
+            theme.page_heading('API tokens')
             ui.label('Scripts send and read events through /api/v1 with a token in the header '
                      '"Authorization: Bearer <token>". An organization token reads and writes every event; '
                      'a workspace token only its workspace. Interactive docs: /docs.') \
-                .classes('text-sm text-slate-600 max-w-3xl')
+                .classes(f'text-sm {theme.MUTED} max-w-3xl')
 
             @ui.refreshable
             async def token_list() -> None:
                 tokens = await db.call(list_tokens)
                 if not tokens:
-                    ui.label('No API tokens yet.').classes('text-slate-600').mark('no-tokens')
+                    ui.label('No API tokens yet.').classes(theme.MUTED).mark('no-tokens')
                     return
                 table = ui.table(columns=COLUMNS, rows=[token_row(t) for t in tokens], row_key='id') \
                     .classes('w-full max-w-5xl').mark('tokens')
@@ -72,7 +72,7 @@ def register() -> None:
                 table.on('revoke', lambda e: confirm_revoke(by_id[e.args]) if e.args in by_id else None)
 
             def confirm_revoke(token: ApiToken) -> None:
-                with ui.dialog() as dialog, ui.card():
+                with ui.dialog().props('aria-label="Revoke API token"') as dialog, ui.card():
                     ui.label(f'Revoke API token "{token.name}"?').classes('text-lg font-semibold')
                     ui.label('Scripts that use it get 401 from the next request on. This cannot be undone.')
                     error = ui.label('').classes('text-negative text-sm')

@@ -9,7 +9,7 @@ from nicegui import ui
 
 from store.accounts import Account
 from store.insight import workspace_activity
-from ui import db, session
+from ui import db, session, theme
 from ui.filter_state import FilterState
 from ui.frame import frame
 
@@ -33,7 +33,7 @@ def register() -> None:
             return account
         rows = await db.call(workspace_activity, account.viewer(), datetime.now(UTC) - WINDOW)
         with frame(account, 'Workspaces'):
-            ui.label('Workspaces').classes('text-2xl font-semibold')
+            theme.page_heading('Workspaces')
             ui.label('Events and failures of the last 7 days, in the workspaces you can see.') \
                 .classes('text-slate-500 dark:text-slate-400')
             if not rows:
@@ -45,9 +45,10 @@ def register() -> None:
                 for text in ('Workspace', 'Events, 7 days', 'Failed, 7 days', ''):
                     ui.label(text).classes(HEADER)
                 for row in rows:
-                    ui.link(row.name, events_link(row.name)).classes('font-medium').mark(f'workspace-{row.name}')
+                    ui.link(row.name, events_link(row.name)).classes(f'font-medium {theme.LINK}') \
+                        .mark(f'workspace-{row.name}')
                     ui.label(f'{row.events:,}').classes('tabular-nums text-right')
                     ui.label(f'{row.failed:,}').classes('tabular-nums text-right' +
                                                         (' text-negative font-semibold' if row.failed else ''))
-                    ui.link('Quota changes', quota_link(row.name)).mark(f'quota-{row.name}')
+                    ui.link('Quota changes', quota_link(row.name)).classes(theme.LINK).mark(f'quota-{row.name}')
         return None

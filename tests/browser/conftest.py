@@ -42,23 +42,22 @@ def start_server(database_url: str, log: Path, extra_env: dict[str, str] | None 
     process = subprocess.Popen([sys.executable, 'main.py', '--db', database_url, 'serve', '--port', str(port),
                                 *serve_args],
                                cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
-    wait_until_listening(process, port, log, wait, 'the server')
-    return Server(f'http://127.0.0.1:{port}', database_url, process)
+    return Server(wait_until_listening(process, port, log, wait, 'server'), database_url, process)
 
 
-def wait_until_listening(process: subprocess.Popen, port: int, log: Path, wait: float, name: str) -> None:
-    """Until `process` accepts connections on `port`; raises with its log if it exits or takes over `wait` s."""
+def wait_until_listening(process: subprocess.Popen, port: int, log: Path, wait: float, what: str) -> str:
+    """The process's loopback URL once it accepts connections; an exit or `wait` seconds of silence raise."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f'{name} exited with {process.returncode}:\n{log.read_text()}')
+            raise RuntimeError(f'the {what} exited with {process.returncode}:\n{log.read_text()}')
         try:
             with socket.create_connection(('127.0.0.1', port), timeout=0.5):
-                return
+                return f'http://127.0.0.1:{port}'
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f'{name} did not answer within {wait:.0f} s:\n{log.read_text()}')
+    raise RuntimeError(f'the {what} did not answer within {wait:.0f} s:\n{log.read_text()}')
 
 
 def stop_server(server: Server) -> None:

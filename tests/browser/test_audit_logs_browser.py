@@ -13,7 +13,7 @@ HOSTILE_SCRIPT = '<script>window.__pwned = "script"</script>'
 HOSTILE_IMG = '<img src=x onerror="window.__pwned = \'img\'">'
 LONG = 'Changed the idle shutdown of every notebook in the workspace ' * 6 + 'THE END'
 HEADERS = ['Timestamp', 'User', 'Scope', 'Category', 'Action', 'Target', 'Status', 'Description']
-GREEN, RED = 'rgb(33, 186, 69)', 'rgb(193, 0, 21)'  # Quasar's positive and negative
+GREEN, RED = 'rgb(21, 128, 61)', 'rgb(185, 28, 28)'  # ui.theme's POSITIVE and NEGATIVE (AA with white text)
 
 
 def footer(page: Page):

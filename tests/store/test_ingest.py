@@ -33,6 +33,11 @@ ORG = Viewer.organization()
     ({'description': 'cut\x00here'}, 'description', 'control character U+0000'),
     ({'metadata': {'x': '\ud800'}}, 'metadata', 'unpaired surrogate'),
     ({'target': 'bell\x07'}, 'target', 'control character U+0007'),
+    ({'target': '\x1fedge'}, 'target', 'control character U+001F'),  # as sent, before spaces are stripped
+    ({'status': ''}, 'status', 'must be SUCCESS or FAILED'),
+    ({'timestamp': ''}, 'timestamp', 'ISO 8601'),
+    ({'timestamp': '9999-12-31T23:00:00-05:00'}, 'timestamp', 'after the year 9999'),
+    ({'user': ' ' * 321}, 'user', 'longer than 320'),
     ({'user': 'a\x1fb@acme.io'}, 'user', 'control character U+001F'),
 ])
 def test_validation_names_the_bad_field(change, field, message):

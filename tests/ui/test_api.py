@@ -262,10 +262,43 @@ async def test_the_filters_of_the_page(api, org_token, add_events):
     assert await ids(user='bob@acme.io') == ['1']
     assert await ids(workspace='alpha', search='quota') == ['2']
     assert await ids(since='2026-10-02', until='2026-10-03T00:00:00Z') == ['2']
+    assert await ids(scope='Billing', category='Member') == []  # each parameter valid alone: nothing matches both
+
+
+async def test_the_schema_states_every_rule_of_the_parameters(user: User, org_token):
+    """Schemathesis generates requests from these (tests/test_api_contract.py); here the bounds themselves."""
+    spec = (await user.http_client.get('/openapi.json')).json()
+    params = {p['name']: p['schema'] for p in spec['paths']['/api/v1/events']['get']['parameters']}
+    assert params['limit'] == {'type': 'integer', 'minimum': 1, 'maximum': 1000, 'default': 100}
+    assert params['scope']['enum'] == ['Organization', 'Billing', 'Workspace', 'Service']
+    assert params['status']['enum'] == ['SUCCESS', 'FAILED']
+    assert params['since']['format'] == params['until']['format'] == 'date-time'
+    assert params['search']['maxLength'] == 200
+    event = spec['paths']['/api/v1/events']['post']['requestBody']['content']['application/json']['schema']['oneOf'][0]
+    assert event['required'] == ['user', 'scope', 'category', 'action']
+    assert event['properties']['description']['anyOf'][0]['maxLength'] == 4000
+    assert event['properties']['user']['maxLength'] == 320
+    billing = next(branch for branch in event['oneOf'] if branch['properties']['scope']['const'] == 'Billing')
+    assert billing['properties']['category']['enum'] == ['Credit', 'Payment', 'Plan', 'Voucher']
+
+
+async def test_any_cursor_of_the_schemas_form_is_a_position(api, org_token, add_events):
+    add_events(event(id='only'))
+    for cursor in ('ffffffffffffffffffffffff', '000000000000000000000000'):
+        response = await api.get('/api/v1/events', params={'cursor': cursor}, headers=auth(org_token))
+        assert response.status_code == 200, response.text
+    assert response.json()['events'] == []  # before the first millisecond of 1970: nothing
+
+
+async def test_options_lists_the_methods_of_events(api):
+    response = await api.options('/api/v1/events')
+    assert response.status_code == 204 and response.headers['allow'] == 'GET, POST, OPTIONS'
+    assert (await api.request('TRACE', '/api/v1/events')).headers['allow'] == 'GET, POST, OPTIONS'
 
 
 @pytest.mark.parametrize(('params', 'field'), [
-    ({'scope': 'Galaxy'}, 'scope'), ({'scope': 'Billing', 'category': 'Member'}, 'category'),
+    ({'scope': 'Galaxy'}, 'scope'), ({'scope': ''}, 'scope'), ({'status': ''}, 'status'), ({'since': ''}, 'since'),
+    ({'limit': '\u00b2'}, 'limit'), ({'limit': ''}, 'limit'), ({'search': 'a\x00'}, 'search'),
     ({'category': 'Nope'}, 'category'), ({'status': 'ok'}, 'status'), ({'since': 'last week'}, 'since'),
     ({'until': '2026-13-01'}, 'until'), ({'limit': '0'}, 'limit'), ({'limit': 'ten'}, 'limit'),
     ({'limit': '1001'}, 'limit'), ({'cursor': 'not-a-cursor'}, 'cursor'), ({'search': 'x' * 201}, 'search'),
