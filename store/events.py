@@ -24,9 +24,9 @@ from store.query import (
     select_events,
     trigram_query,
 )
-from store.timefmt import from_millis, to_millis
+from store.timefmt import from_millis, iso, to_millis
 
-__all__ = ['EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_after', 'count_events', 'events_after',
+__all__ = ['EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_after', 'count_events', 'event_json', 'events_after',
            'find_events', 'first_position', 'iter_events', 'page_after', 'visible_users', 'workspace_names']
 
 SORTABLE = {
@@ -76,6 +76,14 @@ def _event(row: tuple) -> dict[str, Any]:
         'category': row[5], 'action': row[6], 'target': row[7], 'status': row[8], 'description': row[9],
         'workspace': row[10], 'metadata': json.loads(row[11]) if row[11] else None, 'hash': row[12],
     }
+
+
+def event_json(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as the API answers it and streams deliver it (README, The event)."""
+    return {'id': event['id'], 'timestamp': iso(event['timestamp']), 'user': event['user'],
+            'scope': event['scope'], 'category': event['category'], 'action': event['action'],
+            'target': event['target'], 'status': event['status'], 'description': event['description'],
+            'workspace': event['workspace'], 'metadata': event['metadata'], 'hash': event['hash']}
 
 
 def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: int = 0,

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from store.timefmt import iso, to_millis
+from store.events import event_json
+from store.timefmt import to_millis
 
 PRODUCT, VENDOR, VERSION = 'Audit Logs', 'Audit Logs', '1.0'
 OCSF_VERSION = '1.1.0'
@@ -22,14 +23,6 @@ SD_ID = 'audit@32473'  # 32473: the private enterprise number RFC 5612 reserves 
 FACILITY_LOG_AUDIT = 13
 SEVERITY = {'SUCCESS': 6, 'FAILED': 4}  # syslog: informational, warning
 DIGEST_LISTED = 5  # events listed by name in a digest message
-
-
-def event_json(event: dict[str, Any]) -> dict[str, Any]:
-    """The API's event JSON (GET /api/v1/events)."""
-    return {'id': event['id'], 'timestamp': iso(event['timestamp']), 'user': event['user'],
-            'scope': event['scope'], 'category': event['category'], 'action': event['action'],
-            'target': event['target'], 'status': event['status'], 'description': event['description'],
-            'workspace': event['workspace'], 'metadata': event['metadata'], 'hash': event['hash']}
 
 
 def delivered_json(event: dict[str, Any], previous: int) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from store import taxonomy
 from store.db import StoreError, database
-from store.events import EventFilter, page_after
+from store.events import EventFilter, event_json, page_after
 from store.ingest import AppendResult, Prepared, append_prepared, prepare
-from store.timefmt import iso, to_millis
+from store.timefmt import to_millis
 from store.tokens import ApiToken, authenticate_token
 from store.validation import CONTROL_CLASS, STATUSES, NewEvent, ValidationError, parse_timestamp, validate_event
 from ui import api_schema
@@ -334,13 +334,6 @@ def decode_cursor(value: str) -> tuple[int, int]:
 _CURSOR = re.compile(CURSOR_PATTERN.strip('^$'))
 _CONTROL = re.compile(f'[{CONTROL_CLASS}]')
 _LAST_MILLIS = to_millis(datetime(9999, 12, 31, 23, 59, 59, 999000, UTC)) - 1  # a page reads to the cursor's ms + 1
-
-
-def event_json(event: dict[str, Any]) -> dict[str, Any]:
-    return {'id': event['id'], 'timestamp': iso(event['timestamp']), 'user': event['user'],
-            'scope': event['scope'], 'category': event['category'], 'action': event['action'],
-            'target': event['target'], 'status': event['status'], 'description': event['description'],
-            'workspace': event['workspace'], 'metadata': event['metadata'], 'hash': event['hash']}
 
 
 def build_filter(token: ApiToken, query: Mapping[str, str]) -> EventFilter:

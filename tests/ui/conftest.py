@@ -1,7 +1,19 @@
 """Fixtures for the page-logic tests (NiceGUI's simulated user)."""
 
+from collections.abc import AsyncIterator
+
+import httpx
 import pytest
 from nicegui.functions.navigate import History
+
+from ui.api import create_api
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the JSON API's app, in process (the API tests)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(create_api()), base_url='http://test') as client:
+        yield client
 
 
 @pytest.fixture

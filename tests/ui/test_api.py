@@ -15,15 +15,9 @@ from store.chain import verify
 from store.events import EventFilter, Viewer, count_events, find_events
 from store.tokens import create_token, list_tokens, revoke_token
 from tests.conftest import event
-from ui.api import MAX_BODY, create_api
+from ui.api import MAX_BODY
 
 ORG = Viewer.organization()
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(create_api()), base_url='http://test') as client:
-        yield client
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,6 @@ from store.seed import demo_events
 from store.tokens import create_token
 from store.validation import validate_event
 from tests.conftest import event
-from ui.api import create_api
 
 END = datetime(2026, 10, 1, tzinfo=UTC)
 VIEWS: list[dict[str, str]] = [
@@ -26,12 +24,6 @@ VIEWS: list[dict[str, str]] = [
     {'search': 'alice'}, {'search': 'credit', 'status': 'SUCCESS'},
     {'search': 'gpu', 'scope': 'Service', 'workspace': 'research'},
 ]
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(create_api()), base_url='http://test') as client:
-        yield client
 
 
 @pytest.fixture
