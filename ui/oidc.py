@@ -60,8 +60,8 @@ def refusal_page(reason: str, status_code: int = 403) -> HTMLResponse:
     body = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in refused · {theme.PRODUCT}'
             '</title><meta name="viewport" content="width=device-width, initial-scale=1"></head>'
             '<body style="font-family: sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem">'
-            f'<h1>Sign-in refused</h1><p role="alert">{escape(reason[:500])}.</p>'
-            '<p><a href="/login">Back to the login page</a></p></body></html>')
+            f'<main><h1>Sign-in refused</h1><p role="alert">{escape(reason[:500])}.</p>'
+            '<p><a href="/login">Back to the login page</a></p></main></body></html>')
     return HTMLResponse(body, status_code=status_code)
 
 
