@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from store.db import close_database, database, open_database
-from tests.browser.conftest import free_port, wait_until_listening
+from tests.browser.conftest import free_port, stop_process, wait_until_listening
 
 
 @dataclass
@@ -37,11 +37,7 @@ def running_provider(log: Path) -> Iterator[Provider]:
     try:
         yield Provider(wait_until_listening(process, port, log, 30, 'provider'), process)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 @contextmanager

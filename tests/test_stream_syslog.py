@@ -18,7 +18,7 @@ import pytest
 from store import stream_delivery, streams
 from store.events import EventFilter
 from store.stream_delivery import Deliverer
-from tests.browser.conftest import free_port
+from tests.browser.conftest import free_port, stop_process
 from tests.conftest import event
 
 RSYSLOGD = '/usr/sbin/rsyslogd'
@@ -90,12 +90,7 @@ def rsyslog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Syslog]
         monkeypatch.setattr(stream_delivery, 'IDLE_SECONDS', 0.05)
         yield syslog
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def received(syslog: Syslog, count: int) -> list[str]:

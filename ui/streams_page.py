@@ -20,7 +20,7 @@ from store.timefmt import display, from_millis
 from store.validation import ValidationError, parse_timestamp
 from ui import db, session, theme
 from ui.config import config
-from ui.dialogs import action_buttons
+from ui.dialogs import action_buttons, show_secret_once
 from ui.filter_state import FilterState
 from ui.frame import frame
 
@@ -212,15 +212,9 @@ class StreamsView:
                 name.value = ''
                 shown.clear()
                 if secret:
-                    with shown, ui.card().classes('w-full bg-amber-50 dark:bg-slate-700'):
-                        ui.label(f'Signing secret of "{stream.name}": copy it now, it is not shown again. '
-                                 'Each request carries X-Audit-Signature: sha256=HMAC-SHA256(secret, body).') \
-                            .classes('font-semibold')
-                        with ui.row().classes('w-full items-center gap-2'):
-                            ui.input('Signing secret', value=secret).props('readonly outlined dense') \
-                                .classes('grow font-mono').mark('new-secret')
-                            ui.button('Copy', icon='content_copy',
-                                      on_click=lambda: ui.clipboard.write(secret)).props('flat')
+                    show_secret_once(shown, f'Signing secret of "{stream.name}": copy it now, it is not shown again. '
+                                     'Each request carries X-Audit-Signature: sha256=HMAC-SHA256(secret, body).',
+                                     'Signing secret', secret, 'new-secret')
                 ui.notify(f'Created stream {stream.name}', type='positive')
                 await self.refresh()
 

@@ -13,7 +13,7 @@ from store.timefmt import display, from_millis
 from store.tokens import ApiToken, create_token, list_tokens, revoke_token
 from ui import db, session, theme
 from ui.config import config
-from ui.dialogs import action_buttons
+from ui.dialogs import action_buttons, show_secret_once
 from ui.frame import frame
 
 ORGANIZATION = 'Whole organization'
@@ -101,14 +101,8 @@ def register() -> None:
                     error.set_text('')
                     created = name.value.strip()
                     name.value = ''
-                    shown.clear()
-                    with shown, ui.card().classes('w-full bg-amber-50'):
-                        ui.label(f'Token "{created}": copy it now, it is not shown again.').classes('font-semibold')
-                        with ui.row().classes('w-full items-center gap-2'):
-                            ui.input('New token', value=token).props('readonly outlined dense') \
-                                .classes('grow font-mono').mark('new-token')
-                            ui.button('Copy', icon='content_copy',
-                                      on_click=lambda: ui.clipboard.write(token)).props('flat')
+                    show_secret_once(shown, f'Token "{created}": copy it now, it is not shown again.',
+                                     'New token', token, 'new-token')
                     ui.notify(f'Created {created}', type='positive')
                     token_list.refresh()
 
