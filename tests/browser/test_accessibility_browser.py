@@ -92,10 +92,12 @@ def test_all_columns_fit_a_laptop_and_the_page_fits_a_phone(accounts, add_events
     expect(page.locator('.q-table tbody tr')).to_have_count(34)
     scroll_width, client_width = table.evaluate('e => [e.scrollWidth, e.clientWidth]')
     assert scroll_width == client_width, 'all eight columns are visible without scrolling sideways'
-    box = table.bounding_box()
+    # getBoundingClientRect through `evaluate`, which waits for the element: `bounding_box()` does not, and gave
+    # None once in a fresh-clone run when the table was drawn again between the two calls
+    rect = 'e => { const r = e.getBoundingClientRect(); return {x: r.left, width: r.width}; }'
+    box = table.evaluate(rect)
     for header in HEADERS:
-        th = page.get_by_role('columnheader', name=header)
-        th_box = th.bounding_box()
+        th_box = page.get_by_role('columnheader', name=header).evaluate(rect)
         assert box['x'] <= th_box['x'] and th_box['x'] + th_box['width'] <= box['x'] + box['width'] + 1, header
     row = page.locator('.q-table tbody tr', has_text='very-long-notebook-name')
     for column, text in ((5, LONG_TARGET), (7, LONG_DESCRIPTION)):
