@@ -10,9 +10,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from store import oidc_config, settings, taxonomy
-from store.db import StoreError, close_database, connection, open_database
-from store.events import EventFilter, Sort, Viewer
+from store.engine import settings
+from store.engine.db import StoreError, connection
+from store.ledger import taxonomy
+from store.lifecycle.opening import close_database, open_database
+from store.people import oidc_config
+from store.read.events import EventFilter, Sort, Viewer
 
 DEMO_EVENTS = 20_000
 DEMO_ACCOUNTS = (
@@ -73,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# ---- streams (store/streams.py) ----
+# ---- streams (store/streams/registry.py) ----
 
 def add_stream_commands(commands: argparse._SubParsersAction) -> None:
     stream = commands.add_parser('stream', help='deliver events to a webhook, chat, syslog or a file (see Streams)')
@@ -98,7 +101,7 @@ def add_stream_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_stream(args: argparse.Namespace, url: str) -> int:
-    from store import streams
+    from store.streams import registry as streams
 
     by = 'command line'
     open_database(url)
@@ -144,7 +147,7 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_time(value: str, option: str) -> datetime:
-    from store.validation import ValidationError, parse_timestamp
+    from store.ledger.validation import ValidationError, parse_timestamp
 
     try:
         return parse_timestamp(value, option)
@@ -171,12 +174,13 @@ def read_password(email: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, url: str) -> int:
-    from store import event_days, meta
-    from store.accounts import count_accounts, create_account
-    from store.db import is_sqlite
-    from store.events import count_events
-    from store.ingest import append_events
-    from store.seed import demo_events
+    from store.derived import event_days
+    from store.engine import meta
+    from store.engine.db import is_sqlite
+    from store.people.accounts import count_accounts, create_account
+    from store.read.events import count_events
+    from store.write.ingest import append_events
+    from store.write.seed import demo_events
     from ui.app import serve
     from ui.config import AppConfig
 
@@ -193,7 +197,7 @@ def cmd_serve(args: argparse.Namespace, url: str) -> int:
                 create_account(email, password, role, workspaces)
                 print(f'Demo account: {email} / {password}')
         secret = settings.SESSION_SECRET.value() or meta.session_secret()
-    from store.timefmt import zone
+    from store.engine.timefmt import zone
     app_config = AppConfig(
         database_url=url, timezone=zone(settings.DISPLAY_TIMEZONE.value()),
         organization=settings.ORGANIZATION_NAME.value(),
@@ -213,10 +217,10 @@ def whole_number(setting: settings.Setting, least: int = 0) -> int:
 def cmd_seed(args: argparse.Namespace, url: str) -> int:
     import time
 
-    from store.bulk import load
-    from store.ingest import prepare
-    from store.seed import demo_events, prefetched
-    from store.validation import ValidationError, parse_timestamp
+    from store.ledger.validation import ValidationError, parse_timestamp
+    from store.write.bulk import load
+    from store.write.ingest import prepare
+    from store.write.seed import demo_events, prefetched
 
     if args.events < 1:
         raise StoreError('--events must be at least 1')
@@ -235,8 +239,8 @@ def cmd_seed(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_create_user(args: argparse.Namespace, url: str) -> int:
-    from store import self_audit
-    from store.accounts import check_email, create_account
+    from store.people.accounts import check_email, create_account
+    from store.write import self_audit
 
     email = check_email(args.email)
     if args.role == 'admin' and not args.workspace:
@@ -255,7 +259,7 @@ def cmd_create_user(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_create_token(args: argparse.Namespace, url: str) -> int:
-    from store.tokens import create_token
+    from store.people.tokens import create_token
 
     open_database(url)
     with connection():
@@ -265,7 +269,7 @@ def cmd_create_token(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_import(args: argparse.Namespace, url: str) -> int:
-    from store.importer import import_file
+    from store.write.importer import import_file
 
     open_database(url)
     with connection():
@@ -275,8 +279,8 @@ def cmd_import(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_export(args: argparse.Namespace, url: str) -> int:
-    from store.accounts import get_account
-    from store.export import export_to_file
+    from store.people.accounts import get_account
+    from store.read.export import export_to_file
 
     flt = event_filter(args)
     open_database(url)
@@ -293,7 +297,7 @@ def cmd_export(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, url: str) -> int:
-    from store.chain import parse_anchor, verify
+    from store.ledger.chain import parse_anchor, verify
 
     if args.copy:
         return verify_copy(args, url)
@@ -312,8 +316,8 @@ def cmd_verify(args: argparse.Namespace, url: str) -> int:
 
 
 def verify_copy(args: argparse.Namespace, url: str) -> int:
-    from store.stream_verify import verify_copy
-    from store.streams import get_stream
+    from store.streams.registry import get_stream
+    from store.streams.verify import verify_copy
 
     open_database(url)
     with connection():
@@ -323,7 +327,7 @@ def verify_copy(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, url: str) -> int:
-    from store.backup import backup_sqlite
+    from store.engine.backup import backup_sqlite
 
     open_database(url)
     events = backup_sqlite(url, Path(args.file))
@@ -332,8 +336,8 @@ def cmd_backup(args: argparse.Namespace, url: str) -> int:
 
 
 def cmd_migrate_db(args: argparse.Namespace, url: str) -> int:
-    from store.db import redact
-    from store.migrate import migrate
+    from store.engine.db import redact
+    from store.lifecycle.migrate import migrate
 
     def progress(table: str, copied: int) -> None:
         if table == 'event' and copied % 100_000 == 0:

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from store import search_file, taxonomy
-from store.accounts import Account, create_account
-from store.db import close_database, database, is_sqlite, open_database
-from store.ingest import AppendResult, append_events
-from store.validation import validate_event
+from store.derived import search_file
+from store.engine.db import database, is_sqlite
+from store.ledger import taxonomy
+from store.ledger.validation import validate_event
+from store.lifecycle.opening import close_database, open_database
+from store.people.accounts import Account, create_account
+from store.write.ingest import AppendResult, append_events
 from tests import pg
 from tests.oidc_provider import Provider, running_provider
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from store.db import close_database, database, open_database
+from store.engine.db import database
+from store.lifecycle.opening import close_database, open_database
 from tests.browser.conftest import free_port, stop_process, wait_until_listening
 
 

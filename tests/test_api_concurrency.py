@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from store.chain import verify
-from store.events import EventFilter, Viewer, count_events
-from store.tokens import create_token
+from store.ledger.chain import verify
+from store.people.tokens import create_token
+from store.read.events import EventFilter, Viewer, count_events
 from tests.browser.conftest import Server, start_server, stop_server
 
 CLIENTS, BATCHES, BATCH = 8, 100, 1000

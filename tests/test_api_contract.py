@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from store.tokens import create_token
+from store.people.tokens import create_token
 from tests.browser.conftest import ROOT, start_server, stop_server
 from tests.conftest import event
 

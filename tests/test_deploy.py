@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 import main
-from store import settings
+from store.engine import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / 'README.md').read_text()

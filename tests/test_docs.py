@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import main
-from store import settings
-from store.validation import MAX_LENGTH, MAX_METADATA_BYTES
+from store.engine import settings
+from store.ledger.validation import MAX_LENGTH, MAX_METADATA_BYTES
 
 README = (Path(__file__).resolve().parents[1] / 'README.md').read_text()
 

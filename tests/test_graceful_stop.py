@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from store.chain import verify
-from store.tokens import create_token
+from store.ledger.chain import verify
+from store.people.tokens import create_token
 from tests.browser.conftest import start_server, stop_server
 from tests.conftest import event, raw_sql
 

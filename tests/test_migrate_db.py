@@ -7,15 +7,16 @@ import sys
 
 import pytest
 
-from store.accounts import authenticate, create_account
-from store.chain import verify
-from store.db import close_database, database, open_database
-from store.events import EventFilter, Viewer, count_events, find_events
-from store.ingest import append_events
-from store.meta import session_secret
-from store.seed import demo_events
-from store.tokens import authenticate_token, create_token
-from store.validation import validate_event
+from store.engine.db import database
+from store.engine.meta import session_secret
+from store.ledger.chain import verify
+from store.ledger.validation import validate_event
+from store.lifecycle.opening import close_database, open_database
+from store.people.accounts import authenticate, create_account
+from store.people.tokens import authenticate_token, create_token
+from store.read.events import EventFilter, Viewer, count_events, find_events
+from store.write.ingest import append_events
+from store.write.seed import demo_events
 from tests import pg
 from tests.conftest import event
 

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from store.accounts import create_account, update_account
-from store.events import EventFilter, Viewer, find_events
+from store.people.accounts import create_account, update_account
+from store.read.events import EventFilter, Viewer, find_events
 from tests.browser.conftest import Server, start_server, stop_server
 from tests.conftest import raw_sql
 from tests.oidc_provider import Provider, app_database, app_settings, authorize

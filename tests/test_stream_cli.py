@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from main import main
-from store.db import open_database
-from store.stream_formats import json_line, webhook_body
-from store.streams import get_stream, list_streams
+from store.lifecycle.opening import open_database
+from store.streams.formats import json_line, webhook_body
+from store.streams.registry import get_stream, list_streams
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from main import main
-from store import stream_delivery, streams
-from store.events import EventFilter, Viewer, events_after
-from store.stream_delivery import Deliverer
-from store.stream_destinations import rotated_name
-from store.stream_formats import cef, ocsf_class, ocsf_json, slack_digest, slack_event, syslog_message
-from store.stream_verify import verify_copy
+from store.read.events import EventFilter, Viewer, events_after
+from store.streams import delivery as stream_delivery
+from store.streams import registry as streams
+from store.streams.delivery import Deliverer
+from store.streams.destinations import rotated_name
+from store.streams.formats import cef, ocsf_class, ocsf_json, slack_digest, slack_event, syslog_message
+from store.streams.verify import verify_copy
 from tests.conftest import event
 from tests.stream_receiver import running_receiver
 

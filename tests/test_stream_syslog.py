@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from store import stream_delivery, streams
-from store.events import EventFilter
-from store.stream_delivery import Deliverer
+from store.read.events import EventFilter
+from store.streams import delivery as stream_delivery
+from store.streams import registry as streams
+from store.streams.delivery import Deliverer
 from tests.browser.conftest import free_port, stop_process
 from tests.conftest import event
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from nicegui.testing import User
 
-from store.events import EventFilter, Sort, count_events, find_events, iter_events, page_after, visible_users
-from store.export import export_to_file
-from store.tokens import create_token
+from store.people.tokens import create_token
+from store.read.events import EventFilter, Sort, count_events, find_events, iter_events, page_after, visible_users
+from store.read.export import export_to_file
 from tests.conftest import ADMIN_A, OWNER, event
 from tests.ui.helpers import sign_in
 from ui.api import create_api

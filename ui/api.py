@@ -25,13 +25,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from store import taxonomy
-from store.db import StoreError, database
-from store.events import EventFilter, event_json, page_after
-from store.ingest import AppendResult, Prepared, append_prepared, prepare
-from store.timefmt import to_millis
-from store.tokens import ApiToken, authenticate_token
-from store.validation import CONTROL_CLASS, STATUSES, NewEvent, ValidationError, parse_timestamp, validate_event
+from store.engine.db import StoreError, database
+from store.engine.timefmt import to_millis
+from store.ledger import taxonomy
+from store.ledger.validation import CONTROL_CLASS, STATUSES, NewEvent, ValidationError, parse_timestamp, validate_event
+from store.people.tokens import ApiToken, authenticate_token
+from store.read.events import EventFilter, event_json, page_after
+from store.write.ingest import AppendResult, Prepared, append_prepared, prepare
 from ui import api_schema
 from ui.api_schema import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_BATCH, MAX_BODY, MAX_LIMIT, MAX_SEARCH, NUMBER
 

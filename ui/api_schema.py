@@ -12,15 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from store import taxonomy
-from store.validation import (
-    CONTROL_CLASS,
-    MAX_LENGTH,
-    MAX_METADATA_BYTES,
-    REQUIRED,
-    STATUSES,
-    TIMESTAMP_PATTERN,
-)
+from store.ledger import taxonomy
+from store.ledger.validation import CONTROL_CLASS, MAX_LENGTH, MAX_METADATA_BYTES, REQUIRED, STATUSES, TIMESTAMP_PATTERN
 
 MAX_BODY = 1024 * 1024
 MAX_BATCH = 1000

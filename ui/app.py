@@ -7,7 +7,7 @@ import sys
 
 from nicegui import app, helpers, ui
 
-from store.stream_delivery import Deliverer
+from store.streams.delivery import Deliverer
 from ui import (
     api,
     audit_logs,
@@ -57,7 +57,7 @@ GIL_SWITCH_SECONDS = 0.001
 def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> None:
     register(app_config)
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
-    deliverer = Deliverer()  # streams (store/stream_delivery.py): background threads, off the event loop
+    deliverer = Deliverer()  # streams (store/streams/delivery.py): background threads, off the event loop
     app.on_startup(deliverer.start)
     app.on_shutdown(lambda: asyncio.to_thread(deliverer.stop))
     stream_health.watch(deliverer)

@@ -12,9 +12,9 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from store.accounts import Account
-from store.events import EventFilter, EventPage, Sort, Viewer, find_events, visible_users
-from store.insight import Timeline, find_event, timeline, visible_workspaces
+from store.people.accounts import Account
+from store.read.events import EventFilter, EventPage, Sort, Viewer, find_events, visible_users
+from store.read.insight import Timeline, find_event, timeline, visible_workspaces
 from ui import db, session, theme
 from ui.config import config
 from ui.event_detail import EventDetail, event_link

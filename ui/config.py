@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from store.oidc_config import OidcConfig
+from store.people.oidc_config import OidcConfig
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class AppConfig:
     session_idle_minutes: int
     storage_secret: str
     oidc: OidcConfig | None = None  # sign-in through an OpenID Connect provider, when configured
-    password_login: str = 'on'  # on, off or break-glass (store/oidc_config.py)
+    password_login: str = 'on'  # on, off or break-glass (store/people/oidc_config.py)
 
     @property
     def timezone_name(self) -> str:

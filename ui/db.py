@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from nicegui import run
 
-from store.db import with_connection
+from store.engine.db import with_connection
 
 T = TypeVar('T')
 

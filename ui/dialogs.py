@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from store.db import StoreError
+from store.engine.db import StoreError
 
 
 def action_buttons(dialog: ui.dialog, error: ui.label, label: str, action: Callable[[], Awaitable[object]],

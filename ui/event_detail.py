@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
-from store.timefmt import display
+from store.engine.timefmt import display
 from ui import theme
 from ui.filter_state import PAGE_PATH
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
-from store.events import SORTABLE, EventPage, Sort
-from store.timefmt import display
+from store.engine.timefmt import display
+from store.read.events import SORTABLE, EventPage, Sort
 from ui import theme
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from functools import partial
 from nicegui import ui
 from nicegui.events import ValueChangeEventArguments
 
-from store.accounts import Account
-from store.db import StoreError
-from store.events import EventFilter, Sort, count_events
-from store.export import MEDIA_TYPES, export_file_name, export_to_file
+from store.engine.db import StoreError
+from store.people.accounts import Account
+from store.read.events import EventFilter, Sort, count_events
+from store.read.export import MEDIA_TYPES, export_file_name, export_to_file
 from ui import db, export_routes
 from ui.config import config
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
-from store import taxonomy
+from store.ledger import taxonomy
 from ui.filter_state import MAX_SEARCH, PRESETS, STATUSES, UTC_ZONE, FilterState
 
 OnChange = Callable[[FilterState], Awaitable[None]]

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from store import taxonomy
-from store.events import EventFilter
-from store.validation import ValidationError, parse_timestamp
+from store.ledger import taxonomy
+from store.ledger.validation import ValidationError, parse_timestamp
+from store.read.events import EventFilter
 
 MAX_SEARCH = 200  # longer text is cut: nobody types more, and it keeps links and queries bounded
 PAGE_PATH = '/audit-logs'

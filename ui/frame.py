@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from nicegui import app, ui
 
-from store.accounts import Account
+from store.people.accounts import Account
 from ui import theme
 from ui.config import config
 

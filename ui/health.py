@@ -2,7 +2,7 @@
 
 /healthz answers 200 while the process serves requests. /readyz answers 200 when every readiness check passes
 (the database answers within a second with the current schema, the background threads live; see
-store/health.py, where other parts register theirs), else 503; both name each check's state in JSON.
+store/lifecycle/health.py, where other parts register theirs), else 503; both name each check's state in JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from store import health
+from store.lifecycle import health
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import time
 from fastapi import Request
 from nicegui import ui
 
-from store.accounts import Account
-from store.chain import ChainReport, verify
+from store.ledger.chain import ChainReport, verify
+from store.people.accounts import Account
 from ui import db, theme
 from ui.frame import frame
 from ui.tokens_page import owner_or_response

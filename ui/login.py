@@ -9,10 +9,10 @@ from fastapi.responses import RedirectResponse, Response
 from nicegui import app, ui
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from store import self_audit
-from store.accounts import authenticate
-from store.oidc_config import password_allowed
-from store.throttle import LoginThrottle
+from store.people.accounts import authenticate
+from store.people.oidc_config import password_allowed
+from store.people.throttle import LoginThrottle
+from store.write import self_audit
 from ui import db, oidc, session, theme
 from ui.config import config
 

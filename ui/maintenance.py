@@ -7,7 +7,7 @@ import logging
 
 from nicegui import app, background_tasks
 
-from store import sort_index
+from store.derived import sort_index
 from ui import db
 
 CHECK_SECONDS = 2.0
@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 async def _fill_sort_tables() -> None:
-    """Every few seconds, fill the sort tables' tail if no event arrived since the last look (store/sort_index.py)."""
+    """Every few seconds, fill the sort tables' tail if no event arrived since the last look
+    (store/derived/sort_index.py)."""
     seen = None
     while True:
         await asyncio.sleep(CHECK_SECONDS)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import Request
 from nicegui import ui
 
-from store import self_audit
-from store.accounts import ROLES, Account, create_account, list_accounts, update_account
-from store.db import StoreError
-from store.events import workspace_names
+from store.engine.db import StoreError
+from store.people.accounts import ROLES, Account, create_account, list_accounts, update_account
+from store.read.events import workspace_names
+from store.write import self_audit
 from ui import db, session, theme
 from ui.dialogs import action_buttons
 from ui.frame import frame

@@ -1,6 +1,6 @@
 """/metrics: the server's figures in Prometheus's text format, for this instance.
 
-Counters move as things happen: events appended (told by the store, store/signals.py), API requests and
+Counters move as things happen: events appended (told by the store, store/engine/signals.py), API requests and
 page loads (told by the request log, ui/request_log.py), sign-ins and exports (the app's own events). The
 gauges (the search index's lag, the database's size) are read from the store when scraped; other parts of the
 app add their own metrics to the same registry and refresh them with `on_scrape`.
@@ -31,8 +31,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from store import settings, signals, stats
-from store.db import StoreError, with_connection
+from store.engine import settings, signals
+from store.engine.db import StoreError, with_connection
+from store.lifecycle import stats
 
 log = logging.getLogger(__name__)
 disable_created_metrics()  # the _created series only double each counter here

@@ -3,7 +3,7 @@
 
 The callback is an HTTP route, so it sets the session cookie itself and sends the browser straight to its page:
 after the provider's form, one redirect to the callback and one to the page. The state, nonce and PKCE verifier
-wait in the database (store/oidc_accounts.py); a short-lived HttpOnly cookie holding the state ties the answer
+wait in the database (store/people/oidc_accounts.py); a short-lived HttpOnly cookie holding the state ties the answer
 to the browser that asked, so a link with someone else's code and state signs nobody in.
 """
 
@@ -17,9 +17,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from nicegui import app, ui
 
-from store import oidc_accounts, self_audit
-from store.oidc_accounts import Identity
-from store.oidc_config import OidcConfig
+from store.people import oidc_accounts
+from store.people.oidc_accounts import Identity
+from store.people.oidc_config import OidcConfig
+from store.write import self_audit
 from ui import db, oidc_client, session, theme
 from ui.config import config
 from ui.oidc_client import OidcRefusal

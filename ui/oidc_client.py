@@ -21,7 +21,7 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
 
-from store.oidc_config import OidcConfig
+from store.people.oidc_config import OidcConfig
 
 DISCOVERY_PATH = '/.well-known/openid-configuration'
 DISCOVERY_TTL_SECONDS = 300

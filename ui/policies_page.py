@@ -7,9 +7,9 @@ from datetime import datetime
 from fastapi import Request
 from nicegui import ui
 
-from store.accounts import Account
-from store.insight import policy_summaries
-from store.timefmt import display
+from store.engine.timefmt import display
+from store.people.accounts import Account
+from store.read.insight import policy_summaries
 from ui import db, session, theme
 from ui.config import config
 from ui.filter_state import FilterState

@@ -21,8 +21,8 @@ from typing import Any
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from store.db import StoreError
-from store.tokens import PREFIX as TOKEN_PREFIX
+from store.engine.db import StoreError
+from store.people.tokens import PREFIX as TOKEN_PREFIX
 from ui import metrics
 from ui.api import is_api_path
 

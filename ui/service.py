@@ -4,7 +4,7 @@ and a clean stop.
 On SIGTERM (or Ctrl+C) uvicorn stops accepting connections, closes idle ones, lets the requests under way
 finish (an API batch is one transaction: stored whole or not at all) for at most GRACE_SECONDS, then runs
 the app's shutdown: here, closing the database, which first brings the search index up to the last event
-(store/db.py `close_database`).
+(store/engine/db.py `close_database`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from nicegui import app as nicegui_app
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from store import settings
-from store.db import close_database
+from store.engine import settings
+from store.lifecycle.opening import close_database
 from ui import health, metrics
 from ui.request_log import RequestLog, configure_logging
 

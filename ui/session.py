@@ -1,7 +1,7 @@
 """Who is signed in, decided on the server from the session; never from what the browser sends.
 
 The browser holds only a random session id in an HttpOnly cookie; the session itself is a row in the
-database (store/sessions.py), so every app instance on the same database sees it. Signing in happens
+database (store/people/sessions.py), so every app instance on the same database sees it. Signing in happens
 over NiceGUI's websocket, which cannot set a cookie, so the login handler makes the session with a
 one-time hand-off token and sends the browser to `COMPLETE_PATH`, an HTTP route that redeems the
 token and sets the cookie.
@@ -16,8 +16,8 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from nicegui.slot import Slot
 from nicegui.storage import request_contextvar
 
-from store import sessions
-from store.accounts import Account, get_account
+from store.people import sessions
+from store.people.accounts import Account, get_account
 from ui import db
 from ui.config import config
 

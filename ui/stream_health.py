@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from prometheus_client import Gauge
 
-from store import health
-from store.stream_delivery import Deliverer
-from store.streams import lag, list_streams
+from store.lifecycle import health
+from store.streams.delivery import Deliverer
+from store.streams.registry import lag, list_streams
 from ui import metrics
 
 LAG_EVENTS = Gauge('audit_stream_lag_events', 'Matching events stored but not yet delivered, by stream.', ['stream'])

@@ -10,14 +10,15 @@ from urllib.parse import quote, urlencode
 from fastapi import Request
 from nicegui import background_tasks, ui
 
-from store import streams, taxonomy
-from store.accounts import Account
-from store.db import StoreError
-from store.events import EventFilter, workspace_names
-from store.stream_delivery import send_test
-from store.stream_destinations import DeliveryError
-from store.timefmt import display, from_millis
-from store.validation import ValidationError, parse_timestamp
+from store.engine.db import StoreError
+from store.engine.timefmt import display, from_millis
+from store.ledger import taxonomy
+from store.ledger.validation import ValidationError, parse_timestamp
+from store.people.accounts import Account
+from store.read.events import EventFilter, workspace_names
+from store.streams import registry as streams
+from store.streams.delivery import send_test
+from store.streams.destinations import DeliveryError
 from ui import db, session, theme
 from ui.config import config
 from ui.dialogs import action_buttons, show_secret_once

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from nicegui import ui
 
-from store.insight import DAY, Bucket, Timeline, Unit
-from store.timefmt import from_millis
+from store.engine.timefmt import from_millis
+from store.read.insight import DAY, Bucket, Timeline, Unit
 
 OnRange = Callable[[datetime, datetime], Awaitable[None]]
 GREEN, RED = '#21BA45', '#C10015'  # Quasar's positive and negative, as the Status badges

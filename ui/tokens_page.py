@@ -6,11 +6,11 @@ from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 from nicegui import ui
 
-from store.accounts import Account
-from store.db import StoreError
-from store.events import workspace_names
-from store.timefmt import display, from_millis
-from store.tokens import ApiToken, create_token, list_tokens, revoke_token
+from store.engine.db import StoreError
+from store.engine.timefmt import display, from_millis
+from store.people.accounts import Account
+from store.people.tokens import ApiToken, create_token, list_tokens, revoke_token
+from store.read.events import workspace_names
 from ui import db, session, theme
 from ui.config import config
 from ui.dialogs import action_buttons, show_secret_once

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from fastapi import Request
 from nicegui import ui
 
-from store.accounts import Account
-from store.insight import workspace_activity
+from store.people.accounts import Account
+from store.read.insight import workspace_activity
 from ui import db, session, theme
 from ui.filter_state import FilterState
 from ui.frame import frame

@@ -128,8 +128,9 @@ def main() -> None:
     url = bench_database(args.events)
     bench(url, args.root, args.runs, f'SQLite, {args.events:,} events')
     if args.postgres:
-        from store.db import close_database, connection, database, open_database
-        from store.migrate import migrate
+        from store.engine.db import connection, database
+        from store.lifecycle.migrate import migrate
+        from store.lifecycle.opening import close_database, open_database
 
         open_database(args.postgres)
         with connection():

@@ -52,10 +52,11 @@ def cpu_seconds() -> float:
 
 def one(db: str, target: str, compare: bool) -> None:
     """Runs in the child process: one export, its figures as JSON on stdout."""
-    from store.db import connection, open_database
-    from store.events import EventFilter, Sort, Viewer, iter_events
-    from store.export import export_to_file
-    from store.timefmt import zone
+    from store.engine.db import connection
+    from store.engine.timefmt import zone
+    from store.lifecycle.opening import open_database
+    from store.read.events import EventFilter, Sort, Viewer, iter_events
+    from store.read.export import export_to_file
 
     open_database(f'sqlite:///{db}')
     with connection():

@@ -27,13 +27,15 @@ from pathlib import Path
 
 import httpx
 
-from store import search_file
-from store.chain import verify
-from store.db import close_database, connection, empty_log, open_database
-from store.events import EventFilter, Viewer, count_events
-from store.seed import demo_events
-from store.timefmt import iso
-from store.tokens import create_token
+from store.derived import search_file
+from store.engine.db import connection
+from store.engine.pools import empty_log
+from store.engine.timefmt import iso
+from store.ledger.chain import verify
+from store.lifecycle.opening import close_database, open_database
+from store.people.tokens import create_token
+from store.read.events import EventFilter, Viewer, count_events
+from store.write.seed import demo_events
 from tests.browser.conftest import start_server, stop_server
 
 BATCH = 1000
@@ -143,8 +145,8 @@ def run(events: int, clients: int, workdir: Path, base: Path | None = None, traf
 
 
 def index_lag(path: Path) -> tuple[int, float]:
-    """How many events the server's search index (store/search_file.py) had yet to index, and the seconds until it
-    held them all; read from another connection, as the test of the tail would see it."""
+    """How many events the server's search index (store/derived/search_file.py) had yet to index, and the seconds
+    until it held them all; read from another connection, as the test of the tail would see it."""
     con = sqlite3.connect(path)
     con.execute('ATTACH DATABASE ? AS search', (str(search_file.path_for(path)),))
     started = time.perf_counter()

@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from store.db import close_database, connection, open_database
-from store.events import EventFilter, Sort, Viewer, count_events, find_events
+from store.engine.db import connection
+from store.lifecycle.opening import close_database, open_database
+from store.read.events import EventFilter, Sort, Viewer, count_events, find_events
 from tests.benchmarks.common import open_as_server
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, start_server, stop_server
 

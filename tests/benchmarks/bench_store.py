@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from store import counts, search_file
-from store.db import connection, open_database
-from store.events import EventFilter, Sort, Viewer, find_events
-from store.insight import timeline
-from store.timefmt import from_millis
+from store.derived import search_file
+from store.engine.db import connection
+from store.engine.timefmt import from_millis
+from store.lifecycle.opening import open_database
+from store.read import counts
+from store.read.events import EventFilter, Sort, Viewer, find_events
+from store.read.insight import timeline
 from tests.benchmarks.common import bench_database, open_as_server, p50_p95, timed
 
 PAGE = 50
@@ -147,7 +149,7 @@ def cases(con: sqlite3.Connection) -> list[Case]:
 
 
 def sizes(path: str) -> list[tuple[str, int]]:
-    """Tables and indexes of the database and of its search index file (store/search_file.py), in bytes."""
+    """Tables and indexes of the database and of its search index file (store/derived/search_file.py), in bytes."""
     con = sqlite3.connect(path)
     con.execute('ATTACH DATABASE ? AS search', (str(search_file.path_for(path)),))
     rows = con.execute("SELECT name, sum(pgsize) FROM dbstat('main') GROUP BY name UNION ALL "
@@ -202,8 +204,9 @@ def postgres_column(con: sqlite3.Connection, sqlite_url: str, pg_url: str, runs:
     """The same store calls on PostgreSQL, the benchmark database copied there by migrate-db."""
     import time
 
-    from store.db import close_database, database
-    from store.migrate import migrate
+    from store.engine.db import database
+    from store.lifecycle.migrate import migrate
+    from store.lifecycle.opening import close_database
 
     close_database()
     open_database(pg_url)

@@ -97,11 +97,12 @@ def stop_receiver(process: subprocess.Popen, folder: Path) -> dict[str, float]:
 
 
 def throughput(events: int, folder: Path) -> None:
-    from store import streams
-    from store.chain import head
-    from store.db import close_database, connection, open_database
-    from store.events import EventFilter
-    from store.stream_delivery import Deliverer
+    from store.engine.db import connection
+    from store.ledger.chain import head
+    from store.lifecycle.opening import close_database, open_database
+    from store.read.events import EventFilter
+    from store.streams import registry as streams
+    from store.streams.delivery import Deliverer
 
     source = bench_database(events).removeprefix('sqlite:///')
     copy = folder / 'streams.db'
@@ -129,10 +130,11 @@ def throughput(events: int, folder: Path) -> None:
 
 
 def latency(seconds: int, rate: int, folder: Path) -> None:
-    from store.db import close_database, connection, open_database
-    from store.events import EventFilter
-    from store.streams import create_stream
-    from store.tokens import create_token
+    from store.engine.db import connection
+    from store.lifecycle.opening import close_database, open_database
+    from store.people.tokens import create_token
+    from store.read.events import EventFilter
+    from store.streams.registry import create_stream
     from tests.browser.conftest import start_server, stop_server
 
     url = f'sqlite:///{folder / "live.db"}'

@@ -13,11 +13,11 @@ import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 
-from store import counts
-from store.db import connection
-from store.events import EventFilter, Viewer, count_events, find_events, visible_users
-from store.insight import policy_summaries, timeline, workspace_activity
-from store.timefmt import from_millis
+from store.engine.db import connection
+from store.engine.timefmt import from_millis
+from store.read import counts
+from store.read.events import EventFilter, Viewer, count_events, find_events, visible_users
+from store.read.insight import policy_summaries, timeline, workspace_activity
 from tests.benchmarks.common import bench_database, open_as_server, p50_p95, timed
 
 ORG = Viewer.organization()

@@ -39,8 +39,10 @@ def bench_database(events: int = 1_000_000, path: str | None = None) -> str:
 def open_as_server(url: str) -> int:
     """Open `url` as `main.py serve` does (the memory map of AUDIT_SQLITE_MAP_MIB, the events' days read
     ahead, waited for here); the MiB mapped."""
-    from store import event_days, settings
-    from store.db import connection, open_database
+    from store.derived import event_days
+    from store.engine import settings
+    from store.engine.db import connection
+    from store.lifecycle.opening import open_database
 
     map_mib = int(settings.SQLITE_MAP_MIB.value())
     open_database(url, map_mib=map_mib)

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import httpx
 
-from store.db import close_database, connection, open_database
-from store.events import EventFilter
-from store.streams import create_stream
-from store.tokens import create_token
+from store.engine.db import connection
+from store.lifecycle.opening import close_database, open_database
+from store.people.tokens import create_token
+from store.read.events import EventFilter
+from store.streams.registry import create_stream
 from tests.browser.conftest import start_server, stop_server
 from tests.stream_receiver import running_receiver
 

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
-from store.events import EventFilter, Viewer, count_events
+from store.read.events import EventFilter, Viewer, count_events
 from tests.browser.conftest import Server, log_in, start_server, stop_server
 from tests.conftest import OWNER, event
 

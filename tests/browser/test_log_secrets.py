@@ -8,7 +8,7 @@ import httpx
 from playwright.sync_api import Page, Request, expect
 from prometheus_client.parser import text_string_to_metric_families
 
-from store.tokens import create_token
+from store.people.tokens import create_token
 from tests.browser.conftest import log_in, log_out, start_server, stop_server
 from tests.conftest import OWNER, event
 from ui.session import COOKIE

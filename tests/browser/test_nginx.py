@@ -13,8 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from store.chain import verify
-from store.tokens import create_token
+from store.ledger.chain import verify
+from store.people.tokens import create_token
 from tests.browser.conftest import Server, log_in, start_server, stop_server
 from tests.browser.nginx import start_nginx, stop_nginx
 from tests.conftest import OWNER, event, raw_sql

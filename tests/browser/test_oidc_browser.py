@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from store.ingest import append_events
-from store.validation import validate_event
+from store.ledger.validation import validate_event
+from store.write.ingest import append_events
 from tests.browser.conftest import Server, start_server, stop_server
 from tests.conftest import event
 from tests.oidc_provider import Provider, app_database, app_settings

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from store import streams
-from store.events import EventFilter, Viewer, events_after
+from store.read.events import EventFilter, Viewer, events_after
+from store.streams import registry as streams
 from tests.browser.conftest import log_in, start_server, stop_server
 from tests.conftest import OWNER, event
 from tests.stream_receiver import running_receiver

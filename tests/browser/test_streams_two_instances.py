@@ -8,8 +8,8 @@ import signal
 import time
 from pathlib import Path
 
-from store import streams
-from store.events import EventFilter, Viewer, events_after
+from store.read.events import EventFilter, Viewer, events_after
+from store.streams import registry as streams
 from tests.browser.conftest import start_server, stop_server
 from tests.conftest import OWNER, event
 from tests.stream_receiver import running_receiver

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, expect
 
-from store.tokens import create_token
+from store.people.tokens import create_token
 from tests.browser.conftest import log_in, log_out, start_server, stop_server
 from tests.conftest import OWNER, event
 from ui.session import COOKIE

@@ -2,9 +2,9 @@
 
 import pytest
 
-from store.accounts import authenticate, create_account, get_account, set_password, update_account
-from store.db import StoreError, database
-from store.events import EventFilter, count_events
+from store.engine.db import StoreError, database
+from store.people.accounts import authenticate, create_account, get_account, set_password, update_account
+from store.read.events import EventFilter, count_events
 from tests.conftest import ADMIN_A, OWNER, event
 
 

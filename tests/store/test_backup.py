@@ -5,11 +5,12 @@ import threading
 
 import pytest
 
-from store.backup import backup_sqlite
-from store.chain import verify
-from store.db import StoreError, close_database, connection, open_database
-from store.ingest import append_events
-from store.seed import demo_events
+from store.engine.backup import backup_sqlite
+from store.engine.db import StoreError, connection
+from store.ledger.chain import verify
+from store.lifecycle.opening import close_database, open_database
+from store.write.ingest import append_events
+from store.write.seed import demo_events
 
 pytestmark = pytest.mark.sqlite_only  # SQLite's online backup; PostgreSQL's is pg_dump
 

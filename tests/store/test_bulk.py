@@ -5,13 +5,14 @@ from datetime import UTC, datetime
 import peewee
 import pytest
 
-from store import bulk
-from store.chain import verify
-from store.db import close_database, database, open_database
-from store.events import EventFilter, Viewer, count_events
-from store.ingest import prepare
-from store.seed import demo_events
-from store.validation import ValidationError
+from store.engine.db import database
+from store.ledger.chain import verify
+from store.ledger.validation import ValidationError
+from store.lifecycle.opening import close_database, open_database
+from store.read.events import EventFilter, Viewer, count_events
+from store.write import bulk
+from store.write.ingest import prepare
+from store.write.seed import demo_events
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 pytestmark = pytest.mark.sqlite_only  # index rebuild reads sqlite_master; PostgreSQL appends as usual

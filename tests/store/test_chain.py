@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from store import chain, schema
-from store.chain import verify
-from store.db import connection
-from store.events import EventFilter, Viewer, count_events
-from store.ingest import append_events
-from store.validation import validate_event
+from store.engine.db import connection
+from store.ledger import chain
+from store.ledger.chain import verify
+from store.ledger.validation import validate_event
+from store.lifecycle import schema
+from store.read.events import EventFilter, Viewer, count_events
+from store.write.ingest import append_events
 from tests.conftest import event, raw_sql
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,11 @@ import threading
 
 import pytest
 
-from store.db import SqliteStore, close_database, connection, database, empty_log, first_done, is_sqlite, open_database
-from store.events import EventFilter, Viewer, count_events
+from store.engine.db import connection, database, is_sqlite
+from store.engine.pools import SqliteStore, empty_log
+from store.engine.race import first_done
+from store.lifecycle.opening import close_database, open_database
+from store.read.events import EventFilter, Viewer, count_events
 
 
 def in_thread(fn):

@@ -1,4 +1,4 @@
-"""The events' days and statuses held in memory (store/event_days.py): a keyword's counts split from them equal
+"""The events' days and statuses held in memory (store/derived/event_days.py): a keyword's counts split from them equal
 the counts read from the rows, for every kind of term and view, and they follow the store they belong to."""
 
 import os
@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from store import counts, event_days
-from store.buckets import DAY
-from store.db import close_database, database, open_database
-from store.events import EventFilter, Viewer, count_events
-from store.ingest import append_events
-from store.validation import validate_event
+from store.derived import event_days
+from store.engine.db import database
+from store.ledger.buckets import DAY
+from store.ledger.validation import validate_event
+from store.lifecycle.opening import close_database, open_database
+from store.read import counts
+from store.read.events import EventFilter, Viewer, count_events
+from store.write.ingest import append_events
 from tests.conftest import event, raw_sql, utc
 
 pytestmark = pytest.mark.sqlite_only  # the in-memory days serve SQLite's search index

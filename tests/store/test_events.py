@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events, page_after
+from store.read.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events, page_after
 from tests.conftest import event, utc
 
 ORG = Viewer.organization()
@@ -89,8 +89,8 @@ def reference_search(events: list[dict], term: str) -> list[str]:
 
 @pytest.fixture(params=[1, 3], ids=['one pass', 'three parts'])
 def parts(request, monkeypatch) -> int:
-    """Cold counts in one pass, or split into three spans counted side by side (store/counts.py)."""
-    from store import counts
+    """Cold counts in one pass, or split into three spans counted side by side (store/read/counts.py)."""
+    from store.read import counts
 
     monkeypatch.setattr(counts, 'PARTS', request.param)
     monkeypatch.setattr(counts, 'SPLIT_FROM', 0)
@@ -201,7 +201,7 @@ def test_event_fields_round_trip(add_events):
 
 @pytest.mark.sqlite_only  # an SQLite FTS5 plan choice; PostgreSQL's planner makes it
 def test_common_terms_walk_another_columns_order_with_the_same_results(add_events, monkeypatch):
-    import store.events as events
+    import store.read.events as events
 
     base = utc(2026, 3, 1)
     add_events(*[event(id=f'c{i}', timestamp=(base + timedelta(minutes=(i * 37) % 101)).isoformat(),
@@ -231,9 +231,9 @@ def _searched_in_python(viewer: Viewer, flt: EventFilter, descending: bool) -> l
 @pytest.mark.sqlite_only  # an SQLite FTS5 plan choice; PostgreSQL's planner makes it
 @pytest.mark.parametrize('way', ['walked', 'walk out of time', 'through the index'])
 def test_searched_pages_in_time_order_are_the_same_walked_or_through_the_index(add_events, monkeypatch, way):
-    """A keyword's page in time order, found by walking the view or through the search index (store/events.py
+    """A keyword's page in time order, found by walking the view or through the search index (store/read/events.py
     `_in_time_order`), and after a walk that runs out of time, is exactly the slice of the whole order."""
-    import store.events as events
+    import store.read.events as events
 
     base = utc(2026, 3, 1)
     add_events(*[event(id=f'w{i}', timestamp=(base + timedelta(minutes=(i * 37) % 120)).isoformat(),
@@ -268,7 +268,7 @@ def test_searched_pages_in_time_order_are_the_same_walked_or_through_the_index(a
 def test_kept_counts_stay_exact_as_events_arrive(add_events):
     """Kept totals, of keyword and user filters and of the rest, are brought up to date from the events
     stored since the last count, whatever their timestamps."""
-    from store import counts
+    from store.read import counts
 
     add_events(*[event(id=f's{i}', description='gpu job' if i % 2 else 'cpu job', user=f'u{i % 3}@acme.io')
                  for i in range(30)])
@@ -297,7 +297,7 @@ def test_kept_counts_stay_exact_as_events_arrive(add_events):
 def test_deep_pages_placed_by_the_view_counts_equal_the_plain_slice(add_events, monkeypatch, sort):
     """Deep pages in time order start from a bucket boundary the view's counts place; every page, for every
     filter (a keyword and a user too) and both visibilities, is still exactly the slice of the whole order."""
-    import store.events as events
+    import store.read.events as events
 
     base = utc(2026, 5, 1)
     add_events(*[event(id=f'd{i}', timestamp=(base + timedelta(hours=(i * 7) % 150, minutes=i % 60)).isoformat(),
@@ -329,10 +329,11 @@ def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add
     """A term held by scope or category names, or by users: those events come from the daily counts and
     the user index, the others from the index's candidates outside them; every total and the timeline
     equal the plain count of rows, before and after new events, and for events without markers."""
-    from store import counts, search_index
-    from store.db import database, is_sqlite
-    from store.insight import timeline
-    from store.timefmt import to_millis
+    from store.derived import search_index
+    from store.engine.db import database, is_sqlite
+    from store.engine.timefmt import to_millis
+    from store.read import counts
+    from store.read.insight import timeline
 
     now = datetime(2026, 11, 1, 13, 37, tzinfo=UTC)
     pairs = [('Service', 'AI Notebook'), ('Service', 'GPU Container'), ('Workspace', 'GPU Quota'),
@@ -378,8 +379,8 @@ def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add
 @pytest.mark.parametrize('term', ['gpu', 'ready', 'ai'])
 def test_a_count_inside_a_transaction_includes_its_own_events(add_events, parts, term):
     """Helper threads read committed events only: a count in a transaction that appended is not split."""
-    from store import counts
-    from store.db import write_transaction
+    from store.engine.db import write_transaction
+    from store.read import counts
 
     add_events(*[event(id=f'a{i}', description=f'gpu ready {i}') for i in range(5)])
     with write_transaction():
@@ -391,7 +392,7 @@ def test_a_count_inside_a_transaction_includes_its_own_events(add_events, parts,
 
 @pytest.mark.sqlite_only('only SQLite counts are split')
 def test_the_parts_of_a_count_cover_the_store_once(monkeypatch):
-    from store import counts
+    from store.read import counts
 
     monkeypatch.setattr(counts, 'PARTS', 3)
     monkeypatch.setattr(counts, 'SPLIT_FROM', 10)
@@ -407,7 +408,7 @@ def test_a_recent_range_is_counted_from_its_least_position_exactly(add_events, p
     """A keyword over a recent range is counted from the least position an event of the range holds; positions
     follow arrival, not time (history back-filled late, events stamped ahead), so earlier events by time may
     hold later positions and the other way round."""
-    from store import counts
+    from store.read import counts
 
     monkeypatch.setattr(counts, 'RANGE_SHARE', share)
     now = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -432,9 +433,9 @@ def test_a_workspace_admins_search_reads_only_their_workspaces_candidates(add_ev
     """Each entry of the trigram index carries a marker of its event's workspace: the search of a Workspace
     Admin, or of a workspace filter, reads only those workspaces' candidates, and finds exactly the events
     holding the term that the reader may see."""
-    from store import search_index
-    from store.db import database, is_sqlite
-    from store.query import index_query, trigram_query
+    from store.derived import search_index
+    from store.engine.db import database, is_sqlite
+    from store.read.query import index_query, trigram_query
 
     monkeypatch.setattr(search_index, 'MAX_WORKSPACES', most)
     places = ['alpha', 'beta', 'gamma', None]

@@ -14,10 +14,10 @@ import openpyxl
 import pytest
 
 import main
-from store.db import StoreError
-from store.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events
-from store.export import ExportInfo, export_file_name, export_to_file, write_csv, write_xlsx
-from store.timefmt import display
+from store.engine.db import StoreError
+from store.engine.timefmt import display
+from store.read.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events
+from store.read.export import ExportInfo, export_file_name, export_to_file, write_csv, write_xlsx
 from tests.conftest import event, raw_sql, utc
 
 BERLIN = ZoneInfo('Europe/Berlin')

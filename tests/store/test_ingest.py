@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from store.chain import verify
-from store.events import EventFilter, Viewer, count_events, find_events, workspace_names
-from store.ingest import append_events, time_ordered_id
-from store.validation import ValidationError, validate_event
+from store.ledger.chain import verify
+from store.ledger.validation import ValidationError, validate_event
+from store.read.events import EventFilter, Viewer, count_events, find_events, workspace_names
+from store.write.ingest import append_events, time_ordered_id
 from tests.conftest import event
 
 ORG = Viewer.organization()
@@ -79,7 +79,7 @@ def test_a_missing_timestamp_is_the_time_received():
 
 
 def test_defaults_and_extra_categories(tmp_path):
-    from store import taxonomy
+    from store.ledger import taxonomy
 
     raw = event()
     del raw['status']
@@ -97,8 +97,8 @@ def test_defaults_and_extra_categories(tmp_path):
 
 
 def test_bad_taxonomy_files_are_clear_errors(tmp_path):
-    from store import taxonomy
-    from store.db import StoreError
+    from store.engine.db import StoreError
+    from store.ledger import taxonomy
 
     path = tmp_path / 't.json'
     for text, message in (('{"Galaxy": ["x"]}', 'unknown scope'), ('[1]', 'expected an object'),

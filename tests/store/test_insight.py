@@ -8,20 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store import counts
-from store.events import EventFilter, Viewer, count_events
-from store.ingest import append_events
-from store.insight import (
-    UNIT,
-    Timeline,
-    choose_unit,
-    find_event,
-    policy_summaries,
-    timeline,
-    workspace_activity,
-)
-from store.seed import demo_events
-from store.timefmt import to_millis
+from store.engine.timefmt import to_millis
+from store.read import counts
+from store.read.events import EventFilter, Viewer, count_events
+from store.read.insight import UNIT, Timeline, choose_unit, find_event, policy_summaries, timeline, workspace_activity
+from store.write.ingest import append_events
+from store.write.seed import demo_events
 from tests.conftest import event, utc
 
 NOW = datetime(2026, 11, 1, 13, 37, 11, tzinfo=UTC)

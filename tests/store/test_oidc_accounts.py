@@ -1,15 +1,15 @@
-"""Who the provider's identities sign in as (store/oidc_accounts.py), the role mapping and the settings
-(store/oidc_config.py); on SQLite and PostgreSQL."""
+"""Who the provider's identities sign in as (store/people/oidc_accounts.py), the role mapping and the settings
+(store/people/oidc_config.py); on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import pytest
 
-from store import sessions
-from store.accounts import create_account, get_account, update_account
-from store.db import StoreError
-from store.events import EventFilter, Viewer, find_events
-from store.oidc_accounts import (
+from store.engine.db import StoreError
+from store.engine.timefmt import now_millis
+from store.people import sessions
+from store.people.accounts import create_account, get_account, update_account
+from store.people.oidc_accounts import (
     Identity,
     admit,
     admit_and_record,
@@ -18,8 +18,8 @@ from store.oidc_accounts import (
     save_pending,
     take_pending,
 )
-from store.oidc_config import OidcConfig, RoleGrant, grant_for, load, parse_role_mapping, password_allowed
-from store.timefmt import now_millis
+from store.people.oidc_config import OidcConfig, RoleGrant, grant_for, load, parse_role_mapping, password_allowed
+from store.read.events import EventFilter, Viewer, find_events
 
 ISSUER = 'https://id.acme.io'
 PLAIN = OidcConfig(issuer=ISSUER, client_id='audit-logs', client_secret='s', name='Acme ID')

@@ -8,11 +8,11 @@ import peewee
 import psycopg2
 import pytest
 
-from store.chain import verify
-from store.db import database
-from store.events import EventFilter, Viewer, count_events, find_events
-from store.ingest import append_events
-from store.validation import validate_event
+from store.engine.db import database
+from store.ledger.chain import verify
+from store.ledger.validation import validate_event
+from store.read.events import EventFilter, Viewer, count_events, find_events
+from store.write.ingest import append_events
 from tests.conftest import event
 
 

@@ -3,14 +3,14 @@
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from store import rollup
-from store.counts import rollup_total
-from store.db import database
-from store.events import EventFilter, Viewer, count_events
-from store.ingest import append_events
-from store.query import select_events
-from store.seed import demo_events
-from store.timefmt import to_millis
+from store.derived import rollup
+from store.engine.db import database
+from store.engine.timefmt import to_millis
+from store.read.counts import rollup_total
+from store.read.events import EventFilter, Viewer, count_events
+from store.read.query import select_events
+from store.write.ingest import append_events
+from store.write.seed import demo_events
 
 END = datetime(2026, 11, 1, 13, 37, 11, tzinfo=UTC)
 

@@ -5,9 +5,11 @@ import sqlite3
 import peewee
 import pytest
 
-from store import schema, sort_index
-from store.db import close_database, connection, database, open_database
-from store.events import EventFilter, Viewer, count_events, find_events
+from store.derived import sort_index
+from store.engine.db import connection, database
+from store.lifecycle import schema
+from store.lifecycle.opening import close_database, open_database
+from store.read.events import EventFilter, Viewer, count_events, find_events
 from tests.conftest import event
 
 
@@ -89,7 +91,7 @@ def test_a_database_of_an_earlier_version_opens_with_every_event(tmp_path):
         merge = database.execute_sql("SELECT v FROM search.event_search_config WHERE k = 'automerge'").fetchone()
         assert merge == (8,)
         in_main = database.execute_sql("SELECT name FROM main.sqlite_master WHERE name LIKE 'event_search%'")
-        assert in_main.fetchall() == []  # the index moved to a file of its own (store/search_file.py)
+        assert in_main.fetchall() == []  # the index moved to a file of its own (store/derived/search_file.py)
         assert sort_index.flush() == 50  # the sort tables, in the search index's file since step 13
         for table, column in (('search.sort_target', 'target'), ('search.sort_description', 'description')):
             rows = database.execute_sql(f'SELECT {column}, ts, seq FROM {table}').fetchall()
@@ -103,7 +105,7 @@ def test_a_database_of_an_earlier_version_opens_with_every_event(tmp_path):
 
 
 def test_a_newer_database_is_refused(tmp_path):
-    from store.db import StoreError
+    from store.engine.db import StoreError
 
     close_database()
     path = tmp_path / 'future.db'
@@ -124,7 +126,7 @@ def test_wal_mode_and_pragmas(database_url):
 
 
 def test_bad_database_urls_are_clear_errors():
-    from store.db import StoreError
+    from store.engine.db import StoreError
 
     with pytest.raises(StoreError, match='needs a file'):
         open_database('sqlite:///:memory:')

@@ -1,4 +1,4 @@
-"""The search index in a file of its own (store/search_file.py): searches are exact whatever it holds, events
+"""The search index in a file of its own (store/derived/search_file.py): searches are exact whatever it holds, events
 not yet indexed included, it is filled again when it belongs to other events, and appends never wait for it."""
 
 import shutil
@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from store import counts, search_file
-from store.db import close_database, database, open_database, sqlite_path
-from store.events import EventFilter, Viewer, count_events, find_events, iter_events
-from store.ingest import append_events
-from store.validation import validate_event
+from store.derived import search_file
+from store.engine.db import database, sqlite_path
+from store.ledger.validation import validate_event
+from store.lifecycle.opening import close_database, open_database
+from store.read import counts
+from store.read.events import EventFilter, Viewer, count_events, find_events, iter_events
+from store.write.ingest import append_events
 from tests.conftest import event, raw_sql, utc
 
 pytestmark = pytest.mark.sqlite_only('the search index file is SQLite only')

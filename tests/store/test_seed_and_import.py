@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from store import taxonomy
-from store.events import EventFilter, Viewer, count_events
-from store.importer import ImportError_, import_file
-from store.seed import demo_events
+from store.ledger import taxonomy
+from store.read.events import EventFilter, Viewer, count_events
+from store.write.importer import ImportError_, import_file
+from store.write.seed import demo_events
 
 ORG = Viewer.organization()
 END = datetime(2026, 11, 1, tzinfo=UTC)

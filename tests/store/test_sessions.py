@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from store import sessions
-from store.accounts import set_password, update_account
-from store.sessions import HANDOFF_SECONDS, TOUCH_EVERY_MS
+from store.people import sessions
+from store.people.accounts import set_password, update_account
+from store.people.sessions import HANDOFF_SECONDS, TOUCH_EVERY_MS
 from tests.conftest import ADMIN_A, OWNER, raw_sql
 
 T0 = 1_800_000_000_000  # a fixed clock, in milliseconds

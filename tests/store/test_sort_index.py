@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from store import events as events_module
-from store import search_file, sort_index
-from store.db import database
-from store.events import EventFilter, Sort, Viewer, find_events
-from store.ingest import append_events
-from store.validation import validate_event
+from store.derived import search_file, sort_index
+from store.engine.db import database
+from store.ledger.validation import validate_event
+from store.read import events as events_module
+from store.read import walks as walks_module
+from store.read.events import EventFilter, Sort, Viewer, find_events
+from store.write.ingest import append_events
 from tests.conftest import event, raw_sql, utc
 
 pytestmark = pytest.mark.sqlite_only('the sort tables are SQLite-only; PostgreSQL sorts with its own indexes')
@@ -67,8 +68,8 @@ def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeyp
     if slow:
         monkeypatch.setattr(events_module, 'first_done', _other_way_only)
     walks = []
-    page_sql = sort_index.page_sql
-    monkeypatch.setattr(sort_index, 'page_sql', lambda *args: walks.append(args) or page_sql(*args))
+    page_sql = walks_module.page_sql
+    monkeypatch.setattr(walks_module, 'page_sql', lambda *args: walks.append(args) or page_sql(*args))
     _store(add_events, 0, 90)  # in the sort tables
     assert sort_index.fill() == 90
     if lost_pairs:  # the facet pre-filter only narrows: an entry without its pair is still checked
@@ -104,7 +105,7 @@ def test_fill_puts_each_event_in_each_table_once(add_events):
 
 
 def test_the_indexer_fills_a_long_tail(monkeypatch):
-    """Beside the writers (store/search_file.py): no append waits for the fill."""
+    """Beside the writers (store/derived/search_file.py): no append waits for the fill."""
     monkeypatch.setattr(sort_index, 'FLUSH_AT', 30)
     append = lambda start, count: _store(  # noqa: E731 - without add_events' own wait for the indexer
         lambda *raws: append_events([validate_event(raw) for raw in raws]), start, count)
@@ -123,7 +124,8 @@ def test_tables_of_other_events_are_not_used_and_are_filled_again(add_events, da
     """A backup restored over the database: the tables hold events it does not have."""
     import shutil
 
-    from store.db import close_database, open_database, sqlite_path
+    from store.engine.db import sqlite_path
+    from store.lifecycle.opening import close_database, open_database
 
     _store(add_events, 0, 30)
     assert sort_index.fill() == 30
@@ -164,7 +166,7 @@ def test_the_idle_fill_waits_for_a_quiet_moment(add_events, monkeypatch):
 def test_the_idle_fill_gives_way_to_another_writer(add_events, monkeypatch, database_url):
     import sqlite3
 
-    from store.db import sqlite_path
+    from store.engine.db import sqlite_path
 
     _store(add_events, 0, 10)
     monkeypatch.setattr(sort_index, 'IDLE_SECONDS', 0)

@@ -9,11 +9,12 @@ from contextlib import contextmanager
 
 import pytest
 
-from store import stream_delivery, streams
-from store.db import StoreError, database
-from store.events import EventFilter, Viewer, events_after, find_events
-from store.stream_delivery import Deliverer, backoff_seconds, send_test, take_lease
-from store.stream_formats import signature
+from store.engine.db import StoreError, database
+from store.read.events import EventFilter, Viewer, events_after, find_events
+from store.streams import delivery as stream_delivery
+from store.streams import registry as streams
+from store.streams.delivery import Deliverer, backoff_seconds, send_test, take_lease
+from store.streams.formats import signature
 from tests.conftest import event, utc
 from tests.stream_receiver import running_receiver
 
@@ -160,7 +161,7 @@ def test_a_failing_receiver_is_retried_with_backoff_and_nothing_is_lost(add_even
 
 
 def test_a_stalled_receiver_times_out_and_is_retried(add_events, monkeypatch: pytest.MonkeyPatch) -> None:
-    from store import stream_destinations
+    from store.streams import destinations as stream_destinations
     monkeypatch.setattr(stream_destinations, 'TIMEOUT_SECONDS', 0.3)
     with running_receiver() as receiver:
         _, secret = streams.create_stream('hook', receiver.url, None, SERVICE, 'owner@acme.io')
@@ -258,8 +259,8 @@ def test_receiver_helper_rejects_a_wrong_signature() -> None:
 
 
 def test_a_search_filter_reads_events_the_search_index_has_not_reached_yet() -> None:
-    from store.ingest import append_events
-    from store.validation import validate_event
+    from store.ledger.validation import validate_event
+    from store.write.ingest import append_events
 
     append_events([validate_event(event(id=f's{i}', description='gpu quota' if i % 2 else 'other'))
                    for i in range(6)])  # not indexed yet (SQLite indexes beside the writers)

@@ -1,4 +1,4 @@
-from store.throttle import LoginThrottle
+from store.people.throttle import LoginThrottle
 
 
 class Clock:

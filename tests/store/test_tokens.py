@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from store.db import StoreError
-from store.events import EventFilter, Viewer, find_events
-from store.tokens import authenticate_token, create_token, hash_token, list_tokens, revoke_token
+from store.engine.db import StoreError
+from store.people.tokens import authenticate_token, create_token, hash_token, list_tokens, revoke_token
+from store.read.events import EventFilter, Viewer, find_events
 from tests.conftest import raw_sql
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +84,8 @@ def test_create_token_on_the_command_line_prints_it_once(tmp_path):
     [token] = result.stdout.split()
     assert token.startswith('al_')
     check = subprocess.run([sys.executable, '-c', (
-        'import sys; from store.db import open_database, connection; from store.tokens import authenticate_token\n'
+        'import sys; from store.lifecycle.opening import open_database; from store.engine.db import connection\n'
+        'from store.people.tokens import authenticate_token\n'
         f'open_database({url!r})\n'
         'with connection(): t = authenticate_token(sys.argv[1]); print(t.name, t.workspace, t.created_by)'), token],
         cwd=ROOT, capture_output=True, text=True, timeout=60)

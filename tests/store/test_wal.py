@@ -1,4 +1,5 @@
-"""SQLite's log is copied into the database file by a background checkpoint (store/wal.py), not by the commits."""
+"""SQLite's log is copied into the database file by a background checkpoint (store/engine/wal.py), not by the
+commits."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from store import wal
-from store.db import SQLITE_PRAGMAS, close_database, database, empty_log, open_database, sqlite_path
+from store.engine import wal
+from store.engine.db import database, sqlite_path
+from store.engine.pools import SQLITE_PRAGMAS
+from store.engine.pools import empty_log
+from store.lifecycle.opening import close_database, open_database
 from tests.conftest import event
 
 pytestmark = pytest.mark.sqlite_only('checkpoints of the SQLite log')

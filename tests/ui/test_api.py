@@ -11,9 +11,9 @@ import pytest
 from nicegui import app as nicegui_app
 from nicegui.testing import User
 
-from store.chain import verify
-from store.events import EventFilter, Viewer, count_events, find_events
-from store.tokens import create_token, list_tokens, revoke_token
+from store.ledger.chain import verify
+from store.people.tokens import create_token, list_tokens, revoke_token
+from store.read.events import EventFilter, Viewer, count_events, find_events
 from tests.conftest import event
 from ui.api import MAX_BODY
 
@@ -191,8 +191,8 @@ async def test_no_method_edits_or_deletes_an_event(api, org_token):
 def test_group_commit_keeps_each_request_all_or_nothing():
     from datetime import UTC, datetime
 
-    from store.ingest import prepare
-    from store.validation import NewEvent, validate_event
+    from store.ledger.validation import NewEvent, validate_event
+    from store.write.ingest import prepare
     from ui.api import GroupCommit, _Waiting
 
     first = _Waiting(prepare([validate_event(event(id='g1')), validate_event(event(id='g2'))]))

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from store.events import EventFilter, Sort, Viewer, find_events
-from store.ingest import append_events
-from store.seed import demo_events
-from store.tokens import create_token
-from store.validation import validate_event
+from store.ledger.validation import validate_event
+from store.people.tokens import create_token
+from store.read.events import EventFilter, Sort, Viewer, find_events
+from store.write.ingest import append_events
+from store.write.seed import demo_events
 from tests.conftest import event
 
 END = datetime(2026, 10, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from store.events import EventFilter, EventPage, Sort, Viewer, find_events
+from store.read.events import EventFilter, EventPage, Sort, Viewer, find_events
 from tests.conftest import ADMIN_A, OWNER, event
 from ui import db
 from ui.event_table import EventTable, read_pagination

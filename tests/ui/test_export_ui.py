@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from nicegui.testing import User
 
-from store.events import EventFilter, Viewer, count_events, find_events
+from store.read.events import EventFilter, Viewer, count_events, find_events
 from tests.conftest import ADMIN_A, OWNER, event, raw_sql
 from ui import export_dialog, export_routes
 from ui.export_dialog import ExportDialog

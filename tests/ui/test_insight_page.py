@@ -9,7 +9,7 @@ import pytest
 from nicegui import app, ui
 from nicegui.testing import User
 
-from store.events import EventFilter
+from store.read.events import EventFilter
 from tests.conftest import ADMIN_A, OWNER, event, utc
 from tests.ui.helpers import PATIENCE
 from tests.ui.test_audit_logs_page import choose, column, open_as, until

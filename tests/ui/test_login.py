@@ -3,8 +3,8 @@
 import pytest
 from nicegui.testing import User
 
-from store.events import EventFilter, Viewer, find_events
-from store.timefmt import now_millis
+from store.engine.timefmt import now_millis
+from store.read.events import EventFilter, Viewer, find_events
 from tests.conftest import ADMIN_A, OWNER, raw_sql
 from tests.ui.helpers import PATIENCE, login, sign_in
 

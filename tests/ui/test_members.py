@@ -3,8 +3,8 @@
 from nicegui import ui
 from nicegui.testing import User
 
-from store.accounts import get_account
-from store.events import EventFilter, Viewer, find_events
+from store.people.accounts import get_account
+from store.read.events import EventFilter, Viewer, find_events
 from tests.conftest import ADMIN_A, OWNER
 from tests.ui.helpers import PATIENCE, login, sign_in
 
@@ -70,7 +70,7 @@ async def test_edit_dialog_saves_role_and_workspaces(user: User, accounts) -> No
 
 
 async def test_a_disabled_account_cannot_sign_in_and_loses_its_session(user: User, accounts) -> None:
-    from store.accounts import update_account
+    from store.people.accounts import update_account
 
     await sign_in(user, *ADMIN_A)
     update_account(ADMIN_A[0], disabled=True)

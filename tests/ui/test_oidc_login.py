@@ -6,7 +6,7 @@ import pytest
 from nicegui.testing import User
 
 import main
-from store.events import EventFilter, Viewer, find_events
+from store.read.events import EventFilter, Viewer, find_events
 from tests.conftest import ADMIN_A, OWNER
 from tests.ui.helpers import PATIENCE, sign_in
 

@@ -19,11 +19,12 @@ import pytest
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from store import health
-from store.db import SqliteStore, database
-from store.events import EventFilter
-from store.streams import create_stream, remove_stream
-from store.tokens import create_token
+from store.engine.db import database
+from store.engine.pools import SqliteStore
+from store.lifecycle import health
+from store.people.tokens import create_token
+from store.read.events import EventFilter
+from store.streams.registry import create_stream, remove_stream
 from tests import pg
 from tests.browser.conftest import ROOT, free_port, start_server, stop_server
 from tests.conftest import event, utc

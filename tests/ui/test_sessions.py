@@ -6,8 +6,8 @@ from urllib.parse import quote
 from nicegui import ui
 from nicegui.testing import User
 
-from store import sessions
-from store.accounts import update_account
+from store.people import sessions
+from store.people.accounts import update_account
 from tests.conftest import ADMIN_A, OWNER, event, raw_sql
 from tests.ui.helpers import PATIENCE, sign_in
 from ui.session import COMPLETE_PATH, COOKIE

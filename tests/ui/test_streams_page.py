@@ -3,8 +3,8 @@
 from nicegui import ui
 from nicegui.testing import User
 
-from store import streams
-from store.events import EventFilter
+from store.read.events import EventFilter
+from store.streams import registry as streams
 from tests.conftest import ADMIN_A, OWNER
 from tests.stream_receiver import running_receiver
 from tests.ui.helpers import PATIENCE, sign_in

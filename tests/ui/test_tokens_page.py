@@ -7,8 +7,8 @@ import sqlite3
 from nicegui import ui
 from nicegui.testing import User
 
-from store.events import EventFilter, Viewer, find_events
-from store.tokens import authenticate_token, create_token, list_tokens
+from store.people.tokens import authenticate_token, create_token, list_tokens
+from store.read.events import EventFilter, Viewer, find_events
 from tests.conftest import ADMIN_A, OWNER, event
 
 PATIENCE = 100  # retries of 0.1 s: Argon2 and a busy machine take a while

@@ -1,0 +1,140 @@
+"""Sorting by target or description (SQLite): orders kept off the append path, filled in large steps.
+
+Events arrive in time order, but their targets and descriptions in no order at all: an index on such
+a column costs every append one page write per event once the index is larger than a batch (measured
+at 1,000,000 events: the (target, ts) index took 18 of 64 ms per 1,000 events appended, more than a
+quarter of the write lock). Each of these columns instead has a table of (value, ts, seq) in its sort
+order, filled from the events up to the last position recorded in `sort_progress`. Filling many events
+at once touches each page of the table once for many of them. The events after that position, the
+tail, are sorted when read, and a page is the merge of both (`page_sql`), so every read is exact
+whatever the tail's length.
+
+The tables live in the search index's file (store/derived/search_file.py), with its write lock: the tail is
+filled in one sorted pass beside the writers, not inside an append (at 1M events a fill of 200,000
+events held the write lock about 1 s). The search indexer fills it once it is longer than FLUSH_AT,
+which bounds what a read sorts, and the app when no event has arrived for a few seconds
+(`flush_when_idle`). As for the search index, a recorded position counts only while the event there
+has the recorded hash: tables of other events (a restored backup) are not used, and the next fill
+empties them first. Like the daily counts and the trigram index, these tables are derived from the
+events. PostgreSQL keeps its plain (target, ts) index; none of this applies there.
+"""
+
+from __future__ import annotations
+
+import time
+
+import peewee
+
+from store.derived.progress import Progress
+from store.engine.db import database, is_sqlite
+from store.ledger import chain
+
+TABLES = {'target': 'search.sort_target', 'description': 'search.sort_description'}
+_FILL = """INSERT OR IGNORE INTO {table} ({column}, ts, seq, pair, failed, workspace_id)
+    SELECT e.{column}, e.ts, e.seq, p.id, e.status = 'FAILED', e.workspace_id
+    FROM main.event e LEFT JOIN main.facet_marker p ON p.scope = e.scope AND p.category = e.category"""
+FLUSH_AT = 200_000  # events in the tail beyond which the indexer fills it (a read then sorts ≤ 50 ms)
+IDLE_SECONDS = 1.0  # no append for this long: the app fills the tail
+
+# Besides the order, each entry carries the event's facets in a few bytes: its (scope, category) pair's
+# number in facet_marker, whether it failed, its workspace. A walk then skips the entries a structured
+# filter excludes without reading their events; values and facets go together (descriptions follow the
+# category), so without them a walk could read most of the events before it found a page.
+def _create(column: str, table: str) -> str:
+    return f"""CREATE TABLE {table} (
+        {column} TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        pair INTEGER,
+        failed INTEGER NOT NULL,
+        workspace_id INTEGER,
+        PRIMARY KEY ({column}, ts, seq)
+    ) WITHOUT ROWID"""
+
+
+CREATE = [
+    *(_create(column, f'IF NOT EXISTS {table}') for column, table in TABLES.items()),
+    # One row per fill: the position it filled up to and that event's hash (the last few).
+    'CREATE TABLE IF NOT EXISTS search.sort_progress (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL)',
+]
+# Schema step 10 as released, when the tables were in the database's own file.
+CREATE_V10 = [
+    *(_create(column, table.removeprefix('search.')) for column, table in TABLES.items()),
+    *(f"""INSERT OR IGNORE INTO {table.removeprefix('search.')} ({column}, ts, seq, pair, failed, workspace_id)
+    SELECT e.{column}, e.ts, e.seq, p.id, e.status = 'FAILED', e.workspace_id
+    FROM event e LEFT JOIN facet_marker p ON p.scope = e.scope AND p.category = e.category ORDER BY 1, 2, 3"""
+      for column, table in TABLES.items()),
+    "INSERT INTO meta (key, value) SELECT 'sorted_upto', coalesce(max(seq), 0) FROM event",
+]
+PROGRESS = Progress('search.sort_progress', kept=100)
+SORTED = PROGRESS.upto_sql  # the position up to which the tables hold the events a reader sees
+
+_last_append = 0.0
+
+
+def appended() -> None:
+    """Note that events were just appended (the idle flush waits for a quiet moment)."""
+    global _last_append
+    _last_append = time.monotonic()
+
+
+def sorted_upto() -> int:
+    """The last event position whose target and description are in the sort tables."""
+    return database.execute_sql(f'SELECT {SORTED}').fetchone()[0]
+
+
+def fill() -> int:
+    """Fill the sort tables with the tail, in a transaction of the search index's file (its write lock, not the
+    database's); returns the events filled. Tables of other events are emptied first."""
+    with database.atomic():
+        PROGRESS.claim()
+        upto, stale = PROGRESS.start()
+        if stale:
+            for table in TABLES.values():
+                database.execute_sql(f'DELETE FROM {table}')
+        last = chain.head()
+        if last[0] <= upto:
+            return 0
+        for column, table in TABLES.items():
+            database.execute_sql(f'{_FILL.format(column=column, table=table)} WHERE e.seq > ? AND e.seq <= ? '
+                                 'ORDER BY 1, 2, 3', (upto, last[0]))
+        PROGRESS.record(last)
+        return last[0] - upto
+
+
+def fill_if_due() -> int:
+    """Fill the tail if it is over FLUSH_AT, or if the tables hold events beyond the database's (a restored
+    backup); outside a transaction. Returns the events filled."""
+    if not is_sqlite() or database.in_transaction():
+        return 0
+    due = database.execute_sql(f'SELECT (SELECT coalesce(max(seq), 0) FROM main.event) - {SORTED} >= ? OR '
+                               f'{SORTED} < (SELECT coalesce(max(seq), 0) FROM search.sort_progress)',
+                               (FLUSH_AT,)).fetchone()[0]
+    return fill() if due else 0
+
+
+def flush() -> int:
+    """Fill the tail in a transaction of its own; returns the events filled."""
+    if not is_sqlite():
+        return 0
+    return fill()
+
+
+def flush_when_idle(seen_last: int | None = None) -> tuple[int, int]:
+    """Fill the tail when the store is quiet: this process appended nothing for IDLE_SECONDS, and the last
+    event is still `seen_last` (read by the previous call, so other processes' appends count too).
+
+    Returns the last event's position now, for the next call, and the events filled. When another writer
+    holds the database (a long import), it fills nothing and the next call tries again.
+    """
+    if not is_sqlite():
+        return 0, 0
+    last = chain.head()[0]
+    if last != seen_last or time.monotonic() - _last_append < IDLE_SECONDS or last <= sorted_upto():
+        return last, 0
+    try:
+        return last, flush()
+    except peewee.OperationalError as exc:
+        if 'locked' not in str(exc):
+            raise
+        return last, 0

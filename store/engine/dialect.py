@@ -1,0 +1,53 @@
+"""What differs between SQLite and PostgreSQL, in one place.
+
+The store's SQL is written once, with `?` placeholders (PostgreSQL's connection rewrites them, see
+store/engine/db.py). Only what has no common spelling lives here: schema DDL and the search clause.
+"""
+
+from __future__ import annotations
+
+import re
+
+from store.engine.db import is_sqlite
+
+
+class SqliteOnly(str):
+    """A schema statement that only SQLite runs (its PostgreSQL counterpart is a PostgresOnly next to it)."""
+
+
+class PostgresOnly(str):
+    """A schema statement that only PostgreSQL runs."""
+
+
+_INTEGER_KEY = re.compile(r'\bINTEGER PRIMARY KEY\b')
+_INTEGER = re.compile(r'\bINTEGER\b')
+
+
+def ddl(sql: str) -> str | None:
+    """`sql` as this engine spells it, or None when the statement is not for this engine.
+
+    Generic DDL is written in SQLite's words; on PostgreSQL an INTEGER PRIMARY KEY becomes a
+    BIGSERIAL, every other INTEGER a BIGINT (timestamps are milliseconds), and WITHOUT ROWID goes.
+    """
+    if is_sqlite():
+        return None if isinstance(sql, PostgresOnly) else sql
+    if isinstance(sql, SqliteOnly):
+        return None
+    if isinstance(sql, PostgresOnly):
+        return sql
+    sql = _INTEGER_KEY.sub('BIGSERIAL PRIMARY KEY', sql)
+    sql = _INTEGER.sub('BIGINT', sql)
+    return sql.replace(') WITHOUT ROWID', ')')
+
+
+def substring_clause(column: str) -> str:
+    """A condition that `column` contains the parameter's text (pass it through `substring_param`)."""
+    if is_sqlite():
+        return f'instr({column}, ?) > 0'
+    return f"{column} LIKE '%' || ? || '%' ESCAPE '\\'"
+
+
+def substring_param(term: str) -> str:
+    if is_sqlite():
+        return term
+    return term.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')

@@ -1,0 +1,176 @@
+"""The one query of every read: a viewer's visibility, then the filter, as a WHERE clause on `event e`.
+
+Every reader (the table, its total, the chart, the export, the API, the command line) goes through
+`select_events`; the daily and hourly counts are read through `rollup_where`, which applies the same
+visibility and facets. Nothing else in the project reads the event table for a viewer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from store.derived import search_file, search_index
+from store.engine.db import is_sqlite
+from store.engine.dialect import substring_clause, substring_param
+from store.engine.timefmt import to_millis
+
+MIN_INDEXED_TERM = 3  # the trigram index narrows terms of three characters or more
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose eyes: the whole organization (workspaces is None) or only the named workspaces."""
+
+    name: str
+    workspaces: frozenset[str] | None = None
+
+    @property
+    def is_organization(self) -> bool:
+        return self.workspaces is None
+
+    @classmethod
+    def organization(cls, name: str = 'organization') -> Viewer:
+        return cls(name, None)
+
+    @classmethod
+    def of_workspaces(cls, name: str, workspaces: set[str] | frozenset[str] | list[str]) -> Viewer:
+        return cls(name, frozenset(workspaces))
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    search: str = ''
+    scope: str | None = None
+    category: str | None = None
+    status: str | None = None
+    user: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    workspace: str | None = None
+
+    def active(self) -> dict[str, str]:
+        """The filters that narrow the view, by name, for chips, file headers and self-audit."""
+        values = {'search': self.search.strip(), 'scope': self.scope, 'category': self.category,
+                  'status': self.status, 'user': self.user, 'workspace': self.workspace,
+                  'since': self.since.isoformat() if self.since else None,
+                  'until': self.until.isoformat() if self.until else None}
+        return {k: v for k, v in values.items() if v}
+
+
+@dataclass(frozen=True)
+class Query:
+    where: str
+    params: list[Any] = field(default_factory=list)
+
+
+def _visible_facets(viewer: Viewer, flt: EventFilter, table: str) -> tuple[list[str], list[Any]] | None:
+    """Visibility, workspace, scope, category and status as conditions on `table` (the events or their
+    daily counts, which share these columns); None when the viewer may see nothing."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if viewer.workspaces is not None:
+        names = sorted(viewer.workspaces)
+        if not names:
+            return None
+        clauses.append(f'{table}.workspace_id IN (SELECT id FROM workspace WHERE name IN ({_marks(names)}))')
+        params += names
+    if flt.workspace:
+        clauses.append(f'{table}.workspace_id = (SELECT id FROM workspace WHERE name = ?)')
+        params.append(flt.workspace)
+    for column, value in (('scope', flt.scope), ('category', flt.category), ('status', flt.status)):
+        if value:
+            clauses.append(f'{table}.{column} = ?')
+            params.append(value)
+    return clauses, params
+
+
+Span = tuple[int, int]  # the events at positions lo < seq <= hi
+
+
+def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = True, span: Span | None = None) -> Query:
+    """The WHERE clause of every read: the viewer's visibility first, then the filter.
+
+    With `narrow_search` off, a search is tested row by row without the trigram index: faster when
+    a page of newest matches of a common term is found after a few hundred rows in time order. With a
+    `span`, only the events at those positions (store/read/counts.py counts a store in parts side by side).
+    """
+    facets = _visible_facets(viewer, flt, 'e')
+    if facets is None:
+        return Query('0 = 1')
+    clauses, params = facets
+    if span:
+        clauses.append('e.seq > ? AND e.seq <= ?')
+        params += span
+    if flt.user:
+        clauses.append('e.actor = ?')
+        params.append(flt.user)
+    add_time_range(flt, 'e', clauses, params)
+    term = normalize_search(flt.search)
+    if term:
+        if narrow_search and len(term) >= MIN_INDEXED_TERM and is_sqlite():
+            match, match_params = index_query('?', [trigram_query(term)], viewer, flt)
+            found, found_params = search_file.candidates(match, match_params, span)
+            clauses.append(f'e.seq IN ({found})')
+            params += found_params
+        # PostgreSQL: LIKE with the trigram GIN index; it chooses between index and time order itself.
+        clauses.append(substring_clause('e.search_text'))
+        params.append(substring_param(term))
+    return Query(' AND '.join(clauses) or WHOLE_STORE, params)
+
+
+WHOLE_STORE = '1 = 1'  # the WHERE clause of a view without any condition
+
+
+def index_query(match_sql: str, match_params: list[Any], viewer: Viewer, flt: EventFilter) -> tuple[str, list[Any]]:
+    """A trigram index query (SQL of a string, and its parameters) narrowed to the workspaces the viewer or the
+    filter limits the read to, by their markers (store/derived/search_index.py)."""
+    names = [flt.workspace] if flt.workspace else sorted(viewer.workspaces or ())
+    if not names or len(names) > search_index.MAX_WORKSPACES:
+        return match_sql, match_params
+    narrowed, names = search_index.in_workspaces(match_sql, names)
+    return narrowed, [*match_params, *names]
+
+
+def add_time_range(flt: EventFilter, table: str, clauses: list[str], params: list[Any]) -> None:
+    """The filter's [since, until) as conditions on `table`.ts (milliseconds)."""
+    if flt.since:
+        clauses.append(f'{table}.ts >= ?')
+        params.append(to_millis(flt.since))
+    if flt.until:
+        clauses.append(f'{table}.ts < ?')
+        params.append(to_millis(flt.until))
+
+
+def normalize_search(search: str | None) -> str:
+    """The search as matched: lower-cased, trimmed, with control characters removed."""
+    if not search:
+        return ''
+    return ''.join(ch for ch in search if ch >= ' ').strip().lower()
+
+
+def trigram_query(term: str) -> str:
+    """An FTS5 query for rows holding every trigram of `term`, a superset of the substring matches."""
+    grams = dict.fromkeys(term[i:i + 3] for i in range(len(term) - 2))
+    return ' AND '.join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def _marks(values: list[Any]) -> str:
+    return ','.join('?' * len(values))
+
+
+def rollup_where(viewer: Viewer, flt: EventFilter, first: int | None, end: int | None) -> tuple[str, list] | None:
+    """The daily counts (`event_count c`) the viewer may see that match `flt`, for UTC days [first, end);
+    None when the viewer may see nothing. Search and user filters cannot be answered from these counts."""
+    facets = _visible_facets(viewer, flt, 'c')
+    if facets is None:
+        return None
+    clauses, params = facets
+    if first is not None:
+        clauses.append('c.day >= ?')
+        params.append(first)
+    if end is not None:
+        clauses.append('c.day < ?')
+        params.append(end)
+    return ' AND '.join(clauses) or '1 = 1', params
