@@ -24,8 +24,11 @@ syslog:
 proxy:
 	bash scripts/ensure-nginx
 
+# Style, the import layers and cycles (pyproject.toml's [tool.importlinter]), and the types.
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 
 # The store, API and export tests run twice: on SQLite and on a throwaway PostgreSQL server.
 test: $(STAMP) browser proxy syslog lint

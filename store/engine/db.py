@@ -35,6 +35,13 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path)
 
 
+def found(value: T | None, what: str) -> T:
+    """`value`, read back right after it was written in the same call; a StoreError names what went missing."""
+    if value is None:
+        raise StoreError(f'{what} was not found after it was written')
+    return value
+
+
 def is_sqlite() -> bool:
     return isinstance(database.obj, peewee.SqliteDatabase)
 

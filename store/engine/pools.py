@@ -105,7 +105,7 @@ class PostgresStore(_FewIdle, PooledPostgresqlDatabase):
         """A server-side cursor: a large read arrives in chunks instead of all at once."""
         cursor = self.connection().cursor(name=f'audit_{uuid.uuid4().hex}', withhold=True)
         cursor.itersize = 5000
-        with peewee.__exception_wrapper__:
+        with peewee.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee's own wrapper, not in its stubs
             cursor.execute(sql.replace('%', '%%').replace('?', '%s'), params)
         return cursor
 

@@ -137,11 +137,11 @@ def verify(rows: Iterable[tuple] | None = None, anchor: tuple[int, str] | None =
         if not is_sqlite() and not nested:
             database.execute_sql('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ')
         recorded = recorded_head()
-        rows = stream(VERIFY_SQL)
+        cursor = stream(VERIFY_SQL)
         try:
-            return _walk(rows, recorded, anchor, check_head=True)
+            return _walk(cursor, recorded, anchor, check_head=True)
         finally:
-            rows.close()
+            cursor.close()
 
 
 def _walk(rows: Iterable[tuple], recorded: Head | None, anchor: tuple[int, str] | None, *,

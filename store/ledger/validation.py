@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from store.ledger import taxonomy
 
@@ -93,6 +93,14 @@ def parse_timestamp(value: Any, field: str = 'timestamp') -> datetime:
     return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
 
 
+@overload
+def _text(raw: dict[str, Any], field: str, *, required: Literal[True]) -> str: ...
+
+
+@overload
+def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None: ...
+
+
 def _text(raw: dict[str, Any], field: str, *, required: bool) -> str | None:
     """The stripped text of a field (None when optional and empty), its length checked before stripping.
 
@@ -158,8 +166,9 @@ def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
         raise ValidationError('event', 'must be a JSON object')
     if not _FIELD_SET.issuperset(raw):
         raise ValidationError(sorted(set(raw) - _FIELD_SET)[0], 'is not a field of an event')
-    texts = {'user': _text(raw, 'user', required=True), 'scope': _text(raw, 'scope', required=True),
-             'category': _text(raw, 'category', required=True), 'action': _text(raw, 'action', required=True)}
+    user, action = _text(raw, 'user', required=True), _text(raw, 'action', required=True)
+    texts: dict[str, str | None] = {'user': user, 'scope': _text(raw, 'scope', required=True),
+             'category': _text(raw, 'category', required=True), 'action': action}
     scope, category = texts['scope'], texts['category']
     if scope not in taxonomy.SCOPES:
         _refuse_control(raw, texts)
@@ -181,10 +190,10 @@ def validate_event(raw: Any, now: datetime | None = None) -> NewEvent:
     return NewEvent(
         id=texts['id'],
         timestamp=parse_timestamp(timestamp if timestamp is not None else (now or datetime.now(UTC))),
-        user=texts['user'],
+        user=user,
         scope=scope,
         category=category,
-        action=texts['action'],
+        action=action,
         target=texts['target'] or '',
         status=status,
         description=texts['description'] or '',

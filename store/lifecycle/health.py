@@ -141,7 +141,7 @@ def background_threads_alive() -> str | None:
     if not isinstance(store, SqliteStore):
         return None
     dead = [name for name, thread in (('search indexer', store.indexer), ('checkpointer', store.checkpointer))
-            if not thread.alive()]
+            if thread is None or not thread.alive()]
     return f'stopped: {", ".join(dead)}' if dead else None
 
 

@@ -7,7 +7,7 @@ when released: never edit one, add the next.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from store.derived import rollup, search_index, sort_index
 from store.engine.db import StoreError, database, write_transaction
@@ -117,7 +117,7 @@ V3_CHAIN_HEAD = [
 ]
 
 
-def _run(statements: list[str]) -> Callable[[], None]:
+def _run(statements: Sequence[str]) -> Callable[[], None]:
     def step() -> None:
         for sql in statements:
             if (spelled := ddl(sql)) is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from store.engine.db import StoreError, database, insert_id, write_transaction
+from store.engine.db import StoreError, database, found, insert_id, write_transaction
 from store.engine.timefmt import now_millis
 from store.people import sessions
 from store.read.events import Viewer
@@ -39,7 +39,7 @@ class Account:
         """What this account may see: the whole organization for owners, else its workspaces."""
         if self.role == 'owner':
             return Viewer.organization(self.email)
-        return Viewer.of_workspaces(self.email, self.workspaces)
+        return Viewer.of_workspaces(self.email, frozenset(self.workspaces))
 
 
 def normalize_email(email: str) -> str:
@@ -104,7 +104,7 @@ def create_account(email: str, password: str, role: str, workspaces: list[str] |
             'INSERT INTO account (email, password_hash, role, disabled, created_at) VALUES (?, ?, ?, 0, ?)',
             (email, _hasher.hash(password), role, now_millis()))
         _set_workspaces(account_id, names)
-    return get_account(email)
+    return found(get_account(email), f'the account {email}')
 
 
 def update_account(email: str, *, role: str | None = None, workspaces: list[str] | tuple[str, ...] | None = None,
@@ -128,7 +128,7 @@ def update_account(email: str, *, role: str | None = None, workspaces: list[str]
         _set_workspaces(account.id, names)
         if (new_role, tuple(names), new_disabled) != (account.role, account.workspaces, account.disabled):
             sessions.end_account_sessions(account.id)  # signed-in browsers sign in again with the new rights
-    return get_account(email)
+    return found(get_account(email), f'the account {email}')
 
 
 def set_password(email: str, password: str) -> None:

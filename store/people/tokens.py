@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from store.engine.db import StoreError, database, insert_id, write_transaction
+from store.engine.db import StoreError, database, found, insert_id, write_transaction
 from store.engine.timefmt import now_millis
 from store.read.events import Viewer
 from store.write import self_audit
@@ -121,4 +121,4 @@ def revoke_token(token_id: int, revoked_by: str) -> ApiToken:
                           f'Revoked API token "{token.name}" ({token.reach}) (by {revoked_by})',
                           scope=AUDIT_SCOPE, category=AUDIT_CATEGORY,
                           metadata={'token_id': token.id, 'workspace': token.workspace, 'revoked_by': revoked_by})
-    return get_token(token_id)
+    return found(get_token(token_id), f'API token {token_id}')

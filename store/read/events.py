@@ -8,7 +8,7 @@ re-exported here for the readers that take all of these from one place.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -289,7 +289,8 @@ def is_common_term(search: str, total: int, offset: int) -> bool:
     return probe >= COMMON_MATCHES
 
 
-def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), chunk: int = 5000) -> Iterator[dict[str, Any]]:
+def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(),
+                chunk: int = 5000) -> Generator[dict[str, Any], None, None]:
     """Every matching event in `sort` order, read in chunks so memory stays bounded."""
     query = select_events(viewer, flt)
     cursor = stream(f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)}', query.params)

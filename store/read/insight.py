@@ -155,6 +155,7 @@ def workspace_activity(viewer: Viewer, since: datetime) -> list[WorkspaceActivit
             counts.setdefault(workspace_id, [0, 0])[0 if status == 'SUCCESS' else 1] += int(n)
 
     first, _ = rollup.full_days(to_millis(since), None)
+    assert first is not None  # a day number, since `since` is given
     where = rollup_where(viewer, flt, first, None)
     if where is not None:
         _add(database.execute_sql(

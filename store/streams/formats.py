@@ -150,7 +150,7 @@ def cef(event: dict[str, Any], previous: int) -> str:
         'externalId': event['id'], 'cat': f'{event["scope"]}/{event["category"]}',
     }
     header = '|'.join(_cef_header(part) for part in (
-        VENDOR, PRODUCT, VERSION, f'{event["scope"]}/{event["category"]}', event['action'], severity))
+        VENDOR, PRODUCT, VERSION, f'{event["scope"]}/{event["category"]}', event['action'], str(severity)))
     return f'CEF:0|{header}|' + ' '.join(f'{key}={_cef_value(value)}' for key, value in extension.items())
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from store.engine.db import StoreError, database, insert_id, write_transaction
+from store.engine.db import StoreError, database, found, insert_id, write_transaction
 from store.engine.timefmt import now_millis, to_millis
 from store.ledger import chain, taxonomy
 from store.read.events import EventFilter, Viewer, count_after, events_after, first_position
@@ -202,7 +202,7 @@ def create_stream(name: str, to: str, fmt: str | None, flt: EventFilter, created
                 f'Created stream {name} to {_shown(destination)} ({fmt}) for {_filter_words(flt)}',
                 {'destination': _shown(destination), 'format': fmt, 'filter': flt.active(),
                  'digest_minutes': digest_minutes, 'since': since.isoformat() if since else None})
-    return get_stream_by_id(stream_id), secret
+    return found(get_stream_by_id(stream_id), f'stream {name}'), secret
 
 
 def list_streams() -> list[Stream]:

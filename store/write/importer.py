@@ -23,7 +23,7 @@ def _jsonl(handle) -> Iterator[tuple[int, Any]]:
             continue
         try:
             yield number, json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ImportError_(f'line {number}: not valid JSON ({exc.msg})') from None
 
 
