@@ -32,6 +32,7 @@ from store.derived import progress, sort_index
 from store.derived.search_index import INDEX_SELECT
 from store.engine.background import WokenThread
 from store.engine.db import database
+from store.engine.pools import WAL_SIZE_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def attach(conn: Any, database_path: str, map_bytes: int) -> None:
     empty: every event is then after its position, tested on its row, until the indexer has filled it."""
     conn.execute(f'ATTACH DATABASE ? AS {SCHEMA}', (str(path_for(database_path)),))
     for name, value in (('journal_mode', 'wal'), ('synchronous', 'normal'), ('cache_size', -16384),
-                        ('mmap_size', map_bytes)):
+                        ('mmap_size', map_bytes), ('journal_size_limit', WAL_SIZE_LIMIT)):
         conn.execute(f'PRAGMA {SCHEMA}.{name} = {value}')
     if conn.execute(_TABLES).fetchone()[0] < 5:
         conn.execute('BEGIN')

@@ -18,6 +18,7 @@ from store.engine.background import WokenThread
 from store.engine.db import StoreError, database, redact, sqlite_path
 from store.engine.wal import FALLBACK_PAGES, Checkpointer
 
+WAL_SIZE_LIMIT = 64 * 2**20
 SQLITE_PRAGMAS = {
     'journal_mode': 'wal',
     'busy_timeout': 10000,
@@ -25,6 +26,9 @@ SQLITE_PRAGMAS = {
     'synchronous': 'normal',
     'cache_size': -65536,
     'wal_autocheckpoint': FALLBACK_PAGES,  # the background checkpoints do the rest (store/engine/wal.py)
+    # A log grown by a large transaction (a part of a seed or an import) is cut back to this once checkpointed,
+    # instead of keeping its largest size on disk for good.
+    'journal_size_limit': WAL_SIZE_LIMIT,
 }
 
 

@@ -100,15 +100,16 @@ class Prepared:
     content: bytes
 
 
-def time_ordered_id(now_ms: int | None = None) -> str:
-    """A UUID version 7 (RFC 9562): the time in milliseconds, then 74 random bits.
+def time_ordered_id(now_ms: int | None = None, random_bits: int | None = None) -> str:
+    """A UUID version 7 (RFC 9562): the time in milliseconds, then 74 random bits (`random_bits`, or fresh).
 
     Ids generated together sit together in the unique id index. A random (version 4) id puts each new
     event on its own page of that index, and each such page is written at every commit once the index
     outgrows a batch.
     """
     ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | secrets.randbits(80)
+    bits = secrets.randbits(80) if random_bits is None else random_bits & (1 << 80) - 1
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | bits
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC's variant
     return str(uuid.UUID(int=value))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import queue
 import random
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 from store.ledger.validation import NewEvent
+from store.write.ingest import time_ordered_id
 
 WORKSPACES = ('research', 'production', 'ml-platform', 'data-science', 'staging')
 FIRST = ('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj',
@@ -141,6 +141,7 @@ def demo_events(count: int, seed: int | None = None, end: datetime | None = None
     weights = [weight for _, weight, _ in TEMPLATES]
     chosen = rng.choices(range(len(TEMPLATES)), weights=weights, k=count)
     start = end - timedelta(days=days)
+    start_ms = int(start.timestamp() * 1000)
     for offset, index in zip(offsets, chosen, strict=True):
         (scope, category, action, make, reasons), _, in_workspace = TEMPLATES[index]
         workspace = _pick(rng, WORKSPACES) if in_workspace else None
@@ -150,7 +151,7 @@ def demo_events(count: int, seed: int | None = None, end: datetime | None = None
             description = f'{description} failed: {_pick(rng, reasons)}'
         system = scope == 'Service' and rng.random() < 0.15 or scope == 'Billing' and action == 'Charge Payment'
         yield NewEvent(
-            id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            id=time_ordered_id(start_ms + offset, rng.getrandbits(80)),
             timestamp=start + timedelta(milliseconds=offset),
             user='system' if system else _pick(rng, USERS),
             scope=scope, category=category, action=action, target=target,

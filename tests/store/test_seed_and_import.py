@@ -1,6 +1,7 @@
 """Demo data is realistic and deterministic; imports are all or nothing and name the line and field."""
 
 import json
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -19,6 +20,14 @@ def test_same_seed_same_events_and_different_seed_different_events():
     first = list(demo_events(500, seed=3, end=END))
     assert first == list(demo_events(500, seed=3, end=END))
     assert first != list(demo_events(500, seed=4, end=END))
+
+
+def test_demo_ids_are_time_ordered_so_a_large_seed_appends_to_the_id_index():
+    events = list(demo_events(400, seed=3, end=END))
+    ids = [uuid.UUID(e.id) for e in events]
+    assert {i.version for i in ids} == {7}
+    assert [i.int >> 80 for i in ids] == [int(e.timestamp.timestamp() * 1000) for e in events]
+    assert len(set(ids)) == len(ids)
 
 
 def test_demo_events_are_realistic():

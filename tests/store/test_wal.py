@@ -13,8 +13,7 @@ import pytest
 
 from store.engine import wal
 from store.engine.db import database, sqlite_path
-from store.engine.pools import SQLITE_PRAGMAS
-from store.engine.pools import empty_log
+from store.engine.pools import SQLITE_PRAGMAS, WAL_SIZE_LIMIT, empty_log
 from store.lifecycle.opening import close_database, open_database
 from tests.conftest import event
 
@@ -116,3 +115,22 @@ def test_the_log_starts_again_under_steady_commits(tmp_path, monkeypatch, add_ev
                      for n in range(50)))
     largest = path.with_name(path.name + '-wal').stat().st_size // 4096  # a log file keeps its largest size
     assert largest < 500
+
+
+
+def test_a_log_grown_by_a_large_transaction_is_cut_back_once_checkpointed(database_url, store_events):
+    """A part of a large seed or import grows the log; after its checkpoint the file shrinks to the limit
+    instead of keeping that size for good (without the limit it stays at its largest)."""
+    open_database(database_url)
+    log = Path(f'{sqlite_path(database_url)}-wal')
+    limit = 64 * 1024
+    with database.connection_context():
+        assert database.execute_sql('PRAGMA main.journal_size_limit').fetchone()[0] == WAL_SIZE_LIMIT
+        assert database.execute_sql('PRAGMA search.journal_size_limit').fetchone()[0] == WAL_SIZE_LIMIT
+        database.execute_sql(f'PRAGMA main.journal_size_limit = {limit}')  # the writer's, smaller for the test
+        store_events(3000)
+        grown = log.stat().st_size
+        database.execute_sql('PRAGMA main.wal_checkpoint(PASSIVE)')
+        store_events(1)  # the first write after a complete checkpoint starts the log again, cut to the limit
+    assert grown > 16 * limit
+    assert log.stat().st_size <= 4 * limit
