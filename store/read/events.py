@@ -1,7 +1,9 @@
-"""Reading events: pages of the table, the export's stream, the API's keyset pages and the user list.
+"""Reading events: pages of the table, the export's stream, the API's keyset pages, a stream's next events
+and the user list.
 
 Each is built on `select_events` (store/read/query.py), which applies the viewer's visibility and the
-filter; the totals come from store/read/counts.py. `Viewer`, `EventFilter` and `count_events` are
+filter; a page's way of reading is planned by store/read/planner.py; the totals come from
+store/read/counts.py. `Viewer`, `EventFilter` and `count_events` are
 re-exported here for the readers that take all of these from one place.
 """
 
@@ -12,65 +14,23 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from store.derived import sort_index
-from store.engine.db import database, is_sqlite, stream
-from store.engine.race import first_done
+from store.engine.db import database, stream
 from store.engine.timefmt import from_millis, iso, to_millis
 from store.ledger import chain
-from store.read import walks
-from store.read.counts import count_events, resolution, rollup_total, view_counts
-from store.read.query import (
-    MIN_INDEXED_TERM,
-    EventFilter,
-    Query,
-    Viewer,
-    normalize_search,
-    select_events,
-    trigram_query,
-)
+from store.read.counts import count_events
+from store.read.planner import execute, plan_page
+from store.read.query import EventFilter, Viewer, select_events
+from store.read.ways import COLUMNS, SORTABLE, Sort, order
 
-__all__ = ['EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_after', 'count_events', 'event_json', 'events_after',
-           'find_events', 'first_position', 'iter_events', 'page_after', 'visible_users', 'workspace_names']
-
-SORTABLE = {
-    'timestamp': 'e.ts', 'user': 'e.actor', 'scope': 'e.scope', 'category': 'e.category', 'action': 'e.action',
-    'target': 'e.target', 'status': 'e.status', 'description': 'e.description',
-}
-
-
-@dataclass(frozen=True)
-class Sort:
-    column: str = 'timestamp'
-    descending: bool = True
-
-    def __post_init__(self) -> None:
-        if self.column not in SORTABLE:
-            raise ValueError(f'cannot sort by {self.column!r}; sortable columns are {", ".join(SORTABLE)}')
-
+__all__ = ['SORTABLE', 'EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_after', 'count_events', 'event_json',
+           'events_after', 'find_events', 'first_position', 'iter_events', 'page_after', 'visible_users',
+           'workspace_names']
 
 @dataclass
 class EventPage:
     events: list[dict[str, Any]]
     total: int
     offset: int = 0
-
-
-COLUMNS = """e.seq, e.uid, e.ts, e.actor, e.scope, e.category, e.action, e.target, e.status, e.description,
-             (SELECT name FROM workspace w WHERE w.id = e.workspace_id), e.metadata, e.hash"""
-
-
-def _order(sort: Sort, by_index: bool = True) -> str:
-    """The ORDER BY of `sort`; with `by_index` off, no index can give it (each term is `+column`), so SQLite
-    finds the matches first and sorts them."""
-    direction = 'DESC' if sort.descending else 'ASC'
-    column = SORTABLE[sort.column]
-    if column == 'e.ts':
-        columns = ['e.ts', 'e.seq']
-    elif column == 'e.category':  # categories repeat across scopes; one index serves this order and the filter
-        columns = ['e.category', 'e.scope', 'e.ts', 'e.seq']
-    else:
-        columns = [column, 'e.ts', 'e.seq']
-    return ', '.join(f'{"" if by_index else "+"}{name} {direction}' for name in columns)
 
 
 def _event(row: tuple) -> dict[str, Any]:
@@ -96,7 +56,8 @@ def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: i
     total = count_events(viewer, flt)
     if offset >= total:
         return EventPage([], total, offset)
-    return EventPage([_event(row) for row in _rows(viewer, flt, sort, offset, limit, total)], total, offset)
+    plan = plan_page(viewer, flt, sort, offset, limit, total)
+    return EventPage([_event(row) for row in execute(plan)], total, offset)
 
 
 def page_after(viewer: Viewer, flt: EventFilter, cursor: tuple[int, int] | None, limit: int) -> EventPage:
@@ -121,7 +82,8 @@ def page_after(viewer: Viewer, flt: EventFilter, cursor: tuple[int, int] | None,
         return EventPage([], 0)
     # The narrowed view's matches are at most the view's: its total stands in for theirs in the planner's
     # choices (walk or sort), which only estimate costs and race the other way when wrong.
-    return EventPage([_event(row) for row in _rows(viewer, narrowed, Sort(), skip, limit, total, near=True)], total)
+    plan = plan_page(viewer, narrowed, Sort(), skip, limit, total, near=True)
+    return EventPage([_event(row) for row in execute(plan)], total)
 
 
 def _at_or_after(viewer: Viewer, flt: EventFilter, ts: int, seq: int) -> int:
@@ -132,168 +94,11 @@ def _at_or_after(viewer: Viewer, flt: EventFilter, ts: int, seq: int) -> int:
                                 [*query.params, seq]).fetchone()[0]
 
 
-def _rows(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int, total: int,
-          near: bool = False) -> list[tuple]:
-    """The rows of a page: the planner's choice of how to read it.
-
-    A page in the second half is read from the other end in the opposite order, so the last page costs what
-    the first does. `near` says `total` is only an upper bound and the page is near the start.
-    """
-    seek = _seek(viewer, flt, sort, offset, total) if offset >= SEEK_FROM and not near else None
-    if seek is not None:
-        narrowed, skip, remaining = seek
-        return _rows(viewer, narrowed, sort, skip, limit, remaining, near=True)
-    if offset > total // 2 and not near:
-        count = min(limit, total - offset)
-        rows = _page(select_events(viewer, flt), Sort(sort.column, not sort.descending), total - offset - count, count,
-                     total, (viewer, flt))
-        rows.reverse()
-        return rows
-    narrow = sort.column == 'timestamp' or not is_common_term(flt.search, total, offset)
-    return _page(select_events(viewer, flt, narrow_search=narrow), sort, offset, limit, total, (viewer, flt))
-
-
-# Matches from which a sort table's order is walked rather than the matches sorted. A filter of facets and
-# time only is checked on the entries themselves (store/read/walks.py `prefilter`): a walk then costs at most a scan
-# of the table (measured at 1M events: 63 ms for descriptions), less than sorting a few thousand matches
-# that SQLite may reach through a poor index (10,159 in 165 ms).
-SORT_TABLE_FROM = 20_000
-SORT_TABLE_FROM_FACETS = 2_000
-# A search or a user is checked on each event a walk in another column's order reads (a sort table or an
-# index). When the matches come late in that order (a term found in one kind of description or action), the
-# walk reads most events: measured at 1M events, 'credit' sorted by action took 2.3 s. So the other way
-# starts beside a walk that is not done after HEAD_START (store/engine/db.py `first_done`), and the walk gets at
-# most about the time the other way takes: a page costs about the quicker of the two. The other way sorts
-# the matches after finding them through the search index (about 3 µs per match) or, for many matches, by
-# testing every event (about 0.45 µs per event), measured at 1M.
-HEAD_START = 0.002
-WALK_SECONDS = 0.04
-SORT_SECONDS_PER_MATCH = 3e-6
-SCAN_SECONDS_PER_EVENT = 0.45e-6
-WALK_SECONDS_PER_EVENT = 1e-6  # an event read in an index's time order and tested
-
-
-def _page(query: Query, sort: Sort, offset: int, limit: int, matches: int = 0,
-          view: tuple[Viewer, EventFilter] | None = None) -> list[tuple]:
-    if view is None or not is_sqlite():
-        return _in_order(query, sort, offset, limit)
-    if sort.column == 'timestamp':
-        return _in_time_order(query, sort, offset, limit, matches, view)
-    viewer, flt = view
-    searched = bool(normalize_search(flt.search) or flt.user)
-    tabled = sort.column in sort_index.TABLES and matches >= (SORT_TABLE_FROM if searched else SORT_TABLE_FROM_FACETS)
-
-    def in_column_order() -> list[tuple]:
-        return _walk(query, sort, offset, limit, view) if tabled else _in_order(query, sort, offset, limit)
-
-    if not searched:
-        return in_column_order()
-    through_index = matches * SORT_SECONDS_PER_MATCH
-    scan = chain.head()[0] * SCAN_SECONDS_PER_EVENT
-
-    def sorted_matches() -> list[tuple]:
-        sorted_query = select_events(viewer, flt, narrow_search=through_index <= scan)
-        return _in_order(sorted_query, sort, offset, limit, by_index=False)
-
-    return first_done(in_column_order, sorted_matches, max(WALK_SECONDS, min(through_index, scan)), HEAD_START)
-
-
-def _in_time_order(query: Query, sort: Sort, offset: int, limit: int, matches: int,
-                   view: tuple[Viewer, EventFilter]) -> list[tuple]:
-    """A page of a keyword's matches in time order.
-
-    Walking the view (the filter without the keyword) in time order and testing each event reaches the page
-    after about (offset + limit) × events in the view / matches events; finding every match through the search
-    index and sorting them costs about 3 µs a match. The walk is tried when it should cost less, with the other
-    way beside it (`first_done`), since matches may gather far from the start. Measured at 1M events,
-    'failed' (11,320 matches) for a Workspace Admin: 126 ms through the index, 0.6 ms walking.
-    """
-    viewer, flt = view
-    through_index = matches * SORT_SECONDS_PER_MATCH
-    # a walk reads at least the events up to the page's end: with fewer matches the view is not even counted
-    shortest_walk = (offset + limit) * WALK_SECONDS_PER_EVENT
-    if len(normalize_search(flt.search)) >= MIN_INDEXED_TERM and shortest_walk < through_index:
-        plain = replace(flt, search='')
-        in_view = count_events(viewer, plain) if flt.user else rollup_total(viewer, plain)
-        if (offset + limit) * in_view / matches * WALK_SECONDS_PER_EVENT < through_index:
-            return first_done(lambda: _in_order(select_events(viewer, flt, narrow_search=False), sort, offset, limit),
-                              lambda: _in_order(query, sort, offset, limit), max(WALK_SECONDS, through_index),
-                              HEAD_START)
-    return _in_order(query, sort, offset, limit)
-
-
-def _in_order(query: Query, sort: Sort, offset: int, limit: int, by_index: bool = True) -> list[tuple]:
-    """The page's positions are found first, then its rows are read: when the matches are sorted, the columns
-    (the workspace's name is a subquery) are built for the page only, not for every match (measured at 1M
-    events: 'nb-' sorted by category, 1,175 → 469 ms)."""
-    return database.execute_sql(
-        f'SELECT {COLUMNS} FROM event e WHERE e.seq IN (SELECT e.seq FROM event e WHERE {query.where} '
-        f'ORDER BY {_order(sort, by_index)} LIMIT ? OFFSET ?) ORDER BY {_order(sort)}',
-        [*query.params, limit, offset]).fetchall()
-
-
-def _walk(query: Query, sort: Sort, offset: int, limit: int, view: tuple[Viewer, EventFilter]) -> list[tuple]:
-    """A page read in the order of the column's sort table (store/derived/sort_index.py)."""
-    direction = 'DESC' if sort.descending else 'ASC'
-    upto = sort_index.sorted_upto()
-    entries, entry_params = walks.prefilter(*view)
-    rows = database.execute_sql(walks.page_sql(sort.column, COLUMNS, query.where, direction, entries),
-                                [*entry_params, *query.params, upto, *query.params, upto, offset + limit,
-                                 limit, offset]).fetchall()
-    return [row[:-3] for row in rows]
-
-
-SEEK_FROM = 5_000
-
-
-def _seek(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, total: int) -> tuple[EventFilter, int, int] | None:
-    """A deep page in time order without stepping over every event before it: `flt` narrowed to the events
-    beyond a bucket boundary, how many of those to skip (fewer than one bucket holds), and how many the
-    narrowed view holds.
-
-    The boundary is placed by the view's own counts per bucket and status, which the total was summed from
-    (store/read/counts.py keeps them), so any view, a keyword's or a user's too, is placed without a second pass.
-    Measured at 1M events, the middle page of 'notebook' took 231 ms stepping over the matches before it.
-    None when the sort is not by time or the page is in the first bucket.
-    """
-    if sort.column != 'timestamp':
-        return None
-    width = resolution(viewer, flt)
-    counts = view_counts(viewer, flt, width)
-    passed = 0
-    for bucket in sorted(counts, reverse=sort.descending):
-        count = sum(counts[bucket])
-        if passed + count > offset:
-            break
-        passed += count
-    else:
-        return None
-    if passed == 0:
-        return None
-    if sort.descending:
-        return replace(flt, until=from_millis((bucket + 1) * width)), offset - passed, total - passed
-    return replace(flt, since=from_millis(bucket * width)), offset - passed, total - passed
-
-
-COMMON_MATCHES = 20_000
-
-
-def is_common_term(search: str, total: int, offset: int) -> bool:
-    """Whether a search matches so many rows that a near page is found faster by walking time order."""
-    term = normalize_search(search)
-    if len(term) < MIN_INDEXED_TERM or total < COMMON_MATCHES or offset > 10_000 or not is_sqlite():
-        return False
-    probe = database.execute_sql(
-        'SELECT count(*) FROM (SELECT rowid FROM search.event_search WHERE event_search MATCH ? LIMIT ?)',
-        (trigram_query(term), COMMON_MATCHES)).fetchone()[0]
-    return probe >= COMMON_MATCHES
-
-
 def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(),
                 chunk: int = 5000) -> Generator[dict[str, Any], None, None]:
     """Every matching event in `sort` order, read in chunks so memory stays bounded."""
     query = select_events(viewer, flt)
-    cursor = stream(f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {_order(sort)}', query.params)
+    cursor = stream(f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {order(sort)}', query.params)
     try:
         while rows := cursor.fetchmany(chunk):
             for row in rows:

@@ -201,7 +201,7 @@ def test_event_fields_round_trip(add_events):
 
 @pytest.mark.sqlite_only  # an SQLite FTS5 plan choice; PostgreSQL's planner makes it
 def test_common_terms_walk_another_columns_order_with_the_same_results(add_events, monkeypatch):
-    import store.read.events as events
+    import store.read.planner as planner
 
     base = utc(2026, 3, 1)
     add_events(*[event(id=f'c{i}', timestamp=(base + timedelta(minutes=(i * 37) % 101)).isoformat(),
@@ -210,9 +210,9 @@ def test_common_terms_walk_another_columns_order_with_the_same_results(add_event
     sort = Sort('action', False)
     expected = {term: [e['id'] for e in find_events(ORG, EventFilter(search=term), sort, limit=20, offset=5).events]
                 for term in ('notebook', 'cpu', 'gpu n')}
-    monkeypatch.setattr(events, 'COMMON_MATCHES', 10)
-    assert events.is_common_term('notebook', 67, 0)
-    assert not events.is_common_term('nb', 67, 0)
+    monkeypatch.setattr(planner, 'COMMON_MATCHES', 10)
+    assert planner.is_common_term('notebook', 67, 0)
+    assert not planner.is_common_term('nb', 67, 0)
     for term, ids_ in expected.items():
         page = find_events(ORG, EventFilter(search=term), sort, limit=20, offset=5)
         assert [e['id'] for e in page.events] == ids_
@@ -231,9 +231,10 @@ def _searched_in_python(viewer: Viewer, flt: EventFilter, descending: bool) -> l
 @pytest.mark.sqlite_only  # an SQLite FTS5 plan choice; PostgreSQL's planner makes it
 @pytest.mark.parametrize('way', ['walked', 'walk out of time', 'through the index'])
 def test_searched_pages_in_time_order_are_the_same_walked_or_through_the_index(add_events, monkeypatch, way):
-    """A keyword's page in time order, found by walking the view or through the search index (store/read/events.py
-    `_in_time_order`), and after a walk that runs out of time, is exactly the slice of the whole order."""
-    import store.read.events as events
+    """A keyword's page in time order, found by walking the view or through the search index
+    (store/read/planner.py `_in_time_order`), and after a walk that runs out of time, is exactly the slice of the
+    whole order."""
+    import store.read.planner as planner
 
     base = utc(2026, 3, 1)
     add_events(*[event(id=f'w{i}', timestamp=(base + timedelta(minutes=(i * 37) % 120)).isoformat(),
@@ -242,14 +243,14 @@ def test_searched_pages_in_time_order_are_the_same_walked_or_through_the_index(a
                        status='FAILED' if i % 5 == 0 else 'SUCCESS',
                        description='gpu failed' if i % 7 < 2 else 'cpu only') for i in range(120)])
     walks = []
-    race = events.first_done
+    race = planner.first_done
 
     def counted(here, elsewhere, seconds, head_start):
         walks.append(seconds)
         return elsewhere() if way == 'walk out of time' else race(here, elsewhere, seconds, head_start)
 
-    monkeypatch.setattr(events, 'first_done', counted)
-    monkeypatch.setattr(events, 'WALK_SECONDS_PER_EVENT', 1.0 if way == 'through the index' else 0.0)
+    monkeypatch.setattr(planner, 'first_done', counted)
+    monkeypatch.setattr(planner, 'WALK_SECONDS_PER_EVENT', 1.0 if way == 'through the index' else 0.0)
     filters = [EventFilter(search='failed'), EventFilter(search='gpu f'), EventFilter(search='cpu', user='bob@acme.io'),
                EventFilter(search='failed', scope='Service'), EventFilter(search='only', status='FAILED'),
                EventFilter(search='failed', since=base + timedelta(minutes=30), until=base + timedelta(minutes=90))]
@@ -297,7 +298,7 @@ def test_kept_counts_stay_exact_as_events_arrive(add_events):
 def test_deep_pages_placed_by_the_view_counts_equal_the_plain_slice(add_events, monkeypatch, sort):
     """Deep pages in time order start from a bucket boundary the view's counts place; every page, for every
     filter (a keyword and a user too) and both visibilities, is still exactly the slice of the whole order."""
-    import store.read.events as events
+    import store.read.planner as planner
 
     base = utc(2026, 5, 1)
     add_events(*[event(id=f'd{i}', timestamp=(base + timedelta(hours=(i * 7) % 150, minutes=i % 60)).isoformat(),
@@ -305,7 +306,7 @@ def test_deep_pages_placed_by_the_view_counts_equal_the_plain_slice(add_events, 
                        status='FAILED' if i % 5 == 0 else 'SUCCESS',
                        workspace=None if i % 3 else ('alpha', 'beta')[i % 2])
                  for i in range(90)])
-    monkeypatch.setattr(events, 'SEEK_FROM', 1)
+    monkeypatch.setattr(planner, 'SEEK_FROM', 1)
     admin = Viewer.of_workspaces('a', {'alpha'})
     filters = [EventFilter(), EventFilter(scope='Billing'), EventFilter(status='FAILED'),
                EventFilter(since=base + timedelta(hours=30, minutes=7), until=base + timedelta(hours=101, minutes=3)),
@@ -319,10 +320,10 @@ def test_deep_pages_placed_by_the_view_counts_equal_the_plain_slice(add_events, 
                 page = find_events(viewer, flt, sort, offset=offset, limit=6)
                 assert [e['id'] for e in page.events] == whole[offset:offset + 6], (viewer, flt, offset)
                 assert page.total == len(whole)
-                seeks += events._seek(viewer, flt, sort, offset, page.total) is not None
+                seeks += planner._seek(viewer, flt, sort, offset, page.total) is not None
     assert seeks > 40
-    assert events._seek(ORG, EventFilter(search='credit'), sort, 40, 60) is not None
-    assert events._seek(ORG, EventFilter(), Sort('user'), 40, 90) is None
+    assert planner._seek(ORG, EventFilter(search='credit'), sort, 40, 60) is not None
+    assert planner._seek(ORG, EventFilter(), Sort('user'), 40, 90) is None
 
 
 def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add_events, parts):

@@ -11,7 +11,7 @@ import pytest
 from store.derived import search_file, sort_index
 from store.engine.db import database
 from store.ledger.validation import validate_event
-from store.read import events as events_module
+from store.read import planner as planner_module
 from store.read import walks as walks_module
 from store.read.events import EventFilter, Sort, Viewer, find_events
 from store.write.ingest import append_events
@@ -63,10 +63,10 @@ def _other_way_only(here, elsewhere, seconds, head_start):
     ids=['sort table walked', 'walked, entries without their pair', 'walks with a search or user run out of time',
          'matches sorted'])
 def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeypatch, walk_from, lost_pairs, slow):
-    monkeypatch.setattr(events_module, 'SORT_TABLE_FROM', walk_from)
-    monkeypatch.setattr(events_module, 'SORT_TABLE_FROM_FACETS', walk_from)
+    monkeypatch.setattr(planner_module, 'SORT_TABLE_FROM', walk_from)
+    monkeypatch.setattr(planner_module, 'SORT_TABLE_FROM_FACETS', walk_from)
     if slow:
-        monkeypatch.setattr(events_module, 'first_done', _other_way_only)
+        monkeypatch.setattr(planner_module, 'first_done', _other_way_only)
     walks = []
     page_sql = walks_module.page_sql
     monkeypatch.setattr(walks_module, 'page_sql', lambda *args: walks.append(args) or page_sql(*args))

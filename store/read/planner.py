@@ -1,0 +1,239 @@
+"""How a page of a view is read, decided in one place: `plan_page` returns a Plan, `execute` reads it, and
+`describe` prints it (`main.py explain`), so a slow view can be understood without a profiler.
+
+A page is the events of a view (a viewer's visibility and a filter) in one order, from one position. First
+the plan moves the page so that any depth costs about what the first page does:
+- seek: a deep page in time order starts at a bucket boundary that the view's own kept counts place
+  (store/read/counts.py), instead of stepping over every event before it;
+- reverse: a page in the second half is read from the other end in the opposite order.
+Then it picks a way to read it (store/read/ways.py), or two ways to race when the estimates can't tell which
+is quicker (store/engine/race.py `first_done`: the first has a head start and a time budget, the other runs
+beside it once the head start is over, and the page costs about the quicker of the two).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from store.derived import sort_index
+from store.engine.db import database, is_sqlite
+from store.engine.race import first_done
+from store.engine.timefmt import from_millis
+from store.ledger import chain
+from store.read import ways
+from store.read.counts import count_events, resolution, rollup_total, view_counts
+from store.read.query import MIN_INDEXED_TERM, EventFilter, Viewer, normalize_search, select_events, trigram_query
+from store.read.ways import Sort
+
+INDEX_ORDER = 'index order'
+VIEW_WALK = 'view walk'
+SORT_TABLE = 'sort table'
+SORTED_MATCHES = 'sorted matches'
+
+# Matches from which a sort table's order is walked rather than the matches sorted. A filter of facets and
+# time only is checked on the entries themselves (store/read/walks.py `prefilter`): a walk then costs at most a
+# scan of the table (measured at 1M events: 63 ms for descriptions), less than sorting a few thousand matches
+# that SQLite may reach through a poor index (10,159 in 165 ms).
+SORT_TABLE_FROM = 20_000
+SORT_TABLE_FROM_FACETS = 2_000
+# A search or a user is checked on each event a walk in another column's order reads (a sort table or an
+# index). When the matches come late in that order (a term found in one kind of description or action), the
+# walk reads most events: measured at 1M events, 'credit' sorted by action took 2.3 s. So the other way
+# starts beside a walk that is not done after HEAD_START, and the walk gets at most about the time the other
+# way takes. The other way sorts the matches after finding them through the search index (about 3 µs per
+# match) or, for many matches, by testing every event (about 0.45 µs per event), measured at 1M.
+HEAD_START = 0.002
+WALK_SECONDS = 0.04
+SORT_SECONDS_PER_MATCH = 3e-6
+SCAN_SECONDS_PER_EVENT = 0.45e-6
+WALK_SECONDS_PER_EVENT = 1e-6  # an event read in an index's time order and tested
+SEEK_FROM = 5_000
+COMMON_MATCHES = 20_000
+
+
+@dataclass(frozen=True)
+class Way:
+    """One query that reads a page: `name` says which (the constants above); `narrow_search` lets the search
+    index narrow a keyword's candidates; `by_index` off sorts the matches instead of following an index."""
+
+    name: str
+    narrow_search: bool = True
+    by_index: bool = True
+
+    def words(self) -> str:
+        text = {
+            INDEX_ORDER: 'follow the order of an index',
+            VIEW_WALK: "walk the view in time order, testing each event for the keyword",
+            SORT_TABLE: "walk the column's sort table in order, merged with its unsorted tail",
+            SORTED_MATCHES: 'find every match, then sort them',
+        }[self.name]
+        if self.name != VIEW_WALK:
+            text += ', the search index narrowing the candidates' if self.narrow_search else ''
+        return text
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one page is read. `flt`, `sort`, `offset` and `limit` are what is read (narrowed when seeking,
+    reversed when reading from the other end); `matches` is the view's total (an upper bound after a seek)."""
+
+    viewer: Viewer
+    flt: EventFilter
+    sort: Sort
+    offset: int
+    limit: int
+    matches: int
+    first: Way
+    other: Way | None = None
+    seconds: float = 0.0
+    head_start: float = 0.0
+    reverse: bool = False
+    why: tuple[str, ...] = ()
+
+    def noting(self, *why: str) -> Plan:
+        return replace(self, why=(*why, *self.why))
+
+
+def plan_page(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int, total: int,
+              near: bool = False) -> Plan:
+    """The plan of a page at `offset` of a view holding `total` events. `near` says `total` is only an upper
+    bound and the page is near the start (a cursor's page, or the rest after a seek)."""
+    seek = _seek(viewer, flt, sort, offset, total) if offset >= SEEK_FROM and not near else None
+    if seek is not None:
+        narrowed, skip, remaining = seek
+        return plan_page(viewer, narrowed, sort, skip, limit, remaining, near=True).noting(
+            f'seek: {offset - skip:,} events lie before a bucket boundary the view\'s counts place; '
+            f'read from there, skipping {skip:,}')
+    if offset > total // 2 and not near:
+        count = min(limit, total - offset)
+        plan = _choose(viewer, flt, Sort(sort.column, not sort.descending), total - offset - count, count, total,
+                       narrow=True)
+        return replace(plan, reverse=True).noting(f'reverse: the page is in the second half of {total:,}; read '
+                                                  f'{count} from the other end in the opposite order')
+    narrow = sort.column == 'timestamp' or not is_common_term(flt.search, total, offset)
+    plan = _choose(viewer, flt, sort, offset, limit, total, narrow)
+    return plan if narrow else plan.noting('common keyword: the search index would yield most events; '
+                                           'tested on each event instead')
+
+
+def execute(plan: Plan) -> list[tuple]:
+    """The rows of the page `plan` describes, in the order asked."""
+    if plan.other is None:
+        rows = _read(plan, plan.first)
+    else:
+        other = plan.other
+        rows = first_done(lambda: _read(plan, plan.first), lambda: _read(plan, other), plan.seconds,
+                          plan.head_start)
+    if plan.reverse:
+        rows.reverse()
+    return rows
+
+
+def describe(plan: Plan) -> list[str]:
+    """The plan in words, a line each."""
+    lines = [f'read {plan.limit} from offset {plan.offset:,} of at most {plan.matches:,} events, ordered by '
+             f'{plan.sort.column} {"descending" if plan.sort.descending else "ascending"}'
+             + (', then reversed' if plan.reverse else '')]
+    active = plan.flt.active()
+    lines.append('view read: ' + ('; '.join(f'{k} {v}' for k, v in active.items()) or 'every event')
+                 + (' (organization)' if plan.viewer.is_organization else
+                    f' (workspaces {", ".join(sorted(plan.viewer.workspaces or ()))})'))
+    if plan.other is None:
+        lines.append(f'way: {plan.first.words()}')
+    else:
+        lines.append(f'way: race. First {plan.first.words()}, for up to {plan.seconds * 1000:,.0f} ms;')
+        lines.append(f'     beside it after {plan.head_start * 1000:,.0f} ms, {plan.other.words()}')
+    return [*lines, *(f'because {reason}' for reason in plan.why)]
+
+
+def _read(plan: Plan, way: Way) -> list[tuple]:
+    query = select_events(plan.viewer, plan.flt, narrow_search=way.narrow_search)
+    if way.name == SORT_TABLE:
+        return ways.walk(query, plan.sort, plan.offset, plan.limit, plan.viewer, plan.flt)
+    return ways.in_order(query, plan.sort, plan.offset, plan.limit, by_index=way.by_index)
+
+
+def _choose(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int, matches: int,
+            narrow: bool) -> Plan:
+    plan = Plan(viewer, flt, sort, offset, limit, matches, Way(INDEX_ORDER, narrow))
+    if not is_sqlite():
+        return plan.noting("PostgreSQL's planner chooses the index")
+    if sort.column == 'timestamp':
+        return _in_time_order(plan)
+    searched = bool(normalize_search(flt.search) or flt.user)
+    tabled = sort.column in sort_index.TABLES and matches >= (SORT_TABLE_FROM if searched else SORT_TABLE_FROM_FACETS)
+    column_way = Way(SORT_TABLE, narrow) if tabled else Way(INDEX_ORDER, narrow)
+    if not searched:
+        return replace(plan, first=column_way)
+    through_index = matches * SORT_SECONDS_PER_MATCH
+    scan = chain.head()[0] * SCAN_SECONDS_PER_EVENT
+    return replace(plan, first=column_way, other=Way(SORTED_MATCHES, through_index <= scan, by_index=False),
+                   seconds=max(WALK_SECONDS, min(through_index, scan)), head_start=HEAD_START).noting(
+        f'a keyword or user is tested on each event of a walk in {sort.column} order, where the matches may '
+        f'come late; sorting them costs about {min(through_index, scan) * 1000:,.0f} ms')
+
+
+def _in_time_order(plan: Plan) -> Plan:
+    """A page of a keyword's matches in time order.
+
+    Walking the view (the filter without the keyword) in time order and testing each event reaches the page
+    after about (offset + limit) × events in the view / matches events; finding every match through the search
+    index and sorting them costs about 3 µs a match. The walk is tried when it should cost less, with the other
+    way beside it, since matches may gather far from the start. Measured at 1M events, 'failed' (11,320
+    matches) for a Workspace Admin: 126 ms through the index, 0.6 ms walking.
+    """
+    viewer, flt, offset, limit, matches = plan.viewer, plan.flt, plan.offset, plan.limit, plan.matches
+    through_index = matches * SORT_SECONDS_PER_MATCH
+    # a walk reads at least the events up to the page's end: with fewer matches the view is not even counted
+    shortest_walk = (offset + limit) * WALK_SECONDS_PER_EVENT
+    if len(normalize_search(flt.search)) < MIN_INDEXED_TERM or shortest_walk >= through_index:
+        return plan
+    plain = replace(flt, search='')
+    in_view = count_events(viewer, plain) if flt.user else rollup_total(viewer, plain)
+    walk = (offset + limit) * in_view / matches * WALK_SECONDS_PER_EVENT
+    if walk >= through_index:
+        return plan
+    return replace(plan, first=Way(VIEW_WALK, narrow_search=False), other=Way(INDEX_ORDER, True),
+                   seconds=max(WALK_SECONDS, through_index), head_start=HEAD_START).noting(
+        f'{matches:,} matches among {in_view:,} events: a walk should reach the page in about '
+        f'{walk * 1000:,.1f} ms, the search index in {through_index * 1000:,.0f} ms')
+
+
+def _seek(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, total: int) -> tuple[EventFilter, int, int] | None:
+    """A deep page in time order without stepping over every event before it: `flt` narrowed to the events
+    beyond a bucket boundary, how many of those to skip (fewer than one bucket holds), and how many the
+    narrowed view holds.
+
+    The boundary is placed by the view's own counts per bucket and status, which the total was summed from
+    (store/read/counts.py keeps them), so any view, a keyword's or a user's too, is placed without a second pass.
+    Measured at 1M events, the middle page of 'notebook' took 231 ms stepping over the matches before it.
+    None when the sort is not by time or the page is in the first bucket.
+    """
+    if sort.column != 'timestamp':
+        return None
+    width = resolution(viewer, flt)
+    counts = view_counts(viewer, flt, width)
+    passed = 0
+    for bucket in sorted(counts, reverse=sort.descending):
+        count = sum(counts[bucket])
+        if passed + count > offset:
+            break
+        passed += count
+    else:
+        return None
+    if passed == 0:
+        return None
+    if sort.descending:
+        return replace(flt, until=from_millis((bucket + 1) * width)), offset - passed, total - passed
+    return replace(flt, since=from_millis(bucket * width)), offset - passed, total - passed
+
+
+def is_common_term(search: str, total: int, offset: int) -> bool:
+    """Whether a search matches so many rows that a near page is found faster by walking time order."""
+    term = normalize_search(search)
+    if len(term) < MIN_INDEXED_TERM or total < COMMON_MATCHES or offset > 10_000 or not is_sqlite():
+        return False
+    probe = database.execute_sql(
+        'SELECT count(*) FROM (SELECT rowid FROM search.event_search WHERE event_search MATCH ? LIMIT ?)',
+        (trigram_query(term), COMMON_MATCHES)).fetchone()[0]
+    return probe >= COMMON_MATCHES
