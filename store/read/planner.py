@@ -13,6 +13,7 @@ beside it once the head start is over, and the page costs about the quicker of t
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 from store.derived import sort_index
@@ -20,6 +21,7 @@ from store.engine.db import database, is_sqlite
 from store.engine.race import first_done
 from store.engine.timefmt import from_millis
 from store.ledger import chain
+from store.ledger.buckets import DAY, HOUR
 from store.read import ways
 from store.read.counts import count_events, resolution, rollup_total, view_counts
 from store.read.query import MIN_INDEXED_TERM, EventFilter, Viewer, normalize_search, select_events, trigram_query
@@ -144,6 +146,23 @@ def describe(plan: Plan) -> list[str]:
         lines.append(f'way: race. First {plan.first.words()}, for up to {plan.seconds * 1000:,.0f} ms;')
         lines.append(f'     beside it after {plan.head_start * 1000:,.0f} ms, {plan.other.words()}')
     return [*lines, *(f'because {reason}' for reason in plan.why)]
+
+
+def explain(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: int = 0, limit: int = 50) -> list[str]:
+    """How the page at `offset` of this view is read, and what it cost here and now: the total first (counted,
+    or brought up to date from kept counts), then the page's plan, then the page read by that plan."""
+    started = time.perf_counter()
+    total = count_events(viewer, flt)
+    counted = (time.perf_counter() - started) * 1000
+    width = resolution(viewer, flt)
+    bucket = 'day' if width == DAY else 'hour' if width == HOUR else f'{width // 60_000} minutes'
+    lines = [f"total: {total:,} events, summed from the view's counts per {bucket}, in {counted:,.1f} ms"]
+    if offset >= total:
+        return [*lines, 'page: none, the offset is past the last event']
+    plan = plan_page(viewer, flt, sort, offset, limit, total)
+    started = time.perf_counter()
+    rows = execute(plan)
+    return [*lines, *describe(plan), f'page: {len(rows)} events in {(time.perf_counter() - started) * 1000:,.1f} ms']
 
 
 def _read(plan: Plan, way: Way) -> list[tuple]:

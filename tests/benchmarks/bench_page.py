@@ -1,6 +1,7 @@
 """Benchmark (not a test): filter change -> updated table on the Audit Logs page, with 1,000,000 events.
 
     .venv/bin/python -m tests.benchmarks.bench_page
+    .venv/bin/python -m tests.benchmarks.bench_page --keywords [--rounds 5]
 
 Seeds `$AUDIT_PAGE_BENCH_DB` (default /tmp/audit-page-bench-1m.db) with
 `python main.py --db sqlite:///PATH seed --events 1000000 --seed 1` unless the file exists, starts
@@ -9,6 +10,10 @@ filter change, alternates between two values about 30 times. Each sample runs fr
 changes the filter (the option's click event, or Search's input event) until the DOM of the table's
 footer shows the new exact total, both taken in the page; for Search it includes the input's debounce.
 It prints p50/p95 per kind, and the same queries timed in-process on the store for comparison.
+
+With --keywords, each round starts a new server process (nothing counted yet: the first search of a session)
+and types each of KEYWORDS into Search, then Enter; a sample runs from the Enter key until the footer shows
+the keyword's exact total. The keywords take turns at being the round's first.
 """
 
 from __future__ import annotations
@@ -114,6 +119,69 @@ ARM = """expected => {
 }"""
 
 
+ARM_ENTER = """expected => {
+  window.__t0 = null; window.__done = null;
+  const start = e => { if (e.key === 'Enter' && window.__t0 === null) window.__t0 = performance.now(); };
+  document.addEventListener('keydown', start, {capture: true});
+  const shows = () => (document.querySelector('.q-table__bottom')?.innerText || '').includes(expected);
+  const observer = new MutationObserver(() => {
+    if (window.__t0 !== null && shows()) {
+      window.__done = performance.now(); observer.disconnect();
+      document.removeEventListener('keydown', start, {capture: true});
+    }
+  });
+  observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+KEYWORDS = ('attach', 'policy', 'credit', 'failed', 'notebook', 'service', 'alice')
+
+
+def sign_in(page, url: str) -> None:
+    page.goto(f'{url}/audit-logs')
+    page.get_by_label('Email').fill(EMAIL)
+    page.get_by_label('Password').fill(PASSWORD)
+    page.get_by_role('button', name='Log in').click()
+    page.locator('.q-table tbody tr').first.wait_for()
+
+
+def keyword_rounds(rounds: int) -> None:
+    """Keyword and Enter, from a fresh server each round (see the module)."""
+    from playwright.sync_api import sync_playwright
+
+    prepare_database()
+    totals = exact_totals({k: EventFilter(search=k) for k in KEYWORDS})
+    samples: dict[str, list[float]] = {k: [] for k in KEYWORDS}
+    first: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        for round_ in range(rounds):
+            server = start_server(f'sqlite:///{DB_PATH}', Path(tmp) / f'server-{round_}.log')
+            try:
+                page = browser.new_page(viewport={'width': 1400, 'height': 900})
+                page.set_default_timeout(60_000)
+                sign_in(page, server.url)
+                shift = round_ % len(KEYWORDS)
+                for i, keyword in enumerate(KEYWORDS[shift:] + KEYWORDS[:shift]):
+                    box = page.get_by_label('Search')
+                    box.fill(keyword)
+                    page.evaluate(ARM_ENTER, f' of {totals[keyword]:,}')
+                    box.press('Enter')
+                    page.wait_for_function('() => window.__done !== null', polling=20, timeout=60_000)
+                    ms = page.evaluate('window.__done - window.__t0')
+                    samples[keyword].append(ms)
+                    if i == 0:
+                        first.append(ms)
+                page.close()
+            finally:
+                stop_server(server)
+        browser.close()
+    print(f'\nKeyword + Enter -> updated table and total in Chromium, {EVENTS:,} events, {rounds} fresh servers:')
+    for keyword, values in samples.items():
+        print(f'  {keyword:10s} ({totals[keyword]:>9,} events)  ' + ', '.join(f'{v:.0f}' for v in values) + ' ms')
+    every = [v for values in samples.values() for v in values]
+    print(f'  every search:            {summary(every)}')
+    print(f'  first search of a server: {summary(first)}' if len(first) > 1 else '')
+
+
 def measure(page, change: Callable[[str, str], None], values: tuple[str, str], totals: tuple[int, int]) -> list[float]:
     samples = []
     for i in range(ITERATIONS):
@@ -186,4 +254,8 @@ def run_kind(page, base_url: str, kind: str, totals: dict[str, int]) -> list[flo
 
 
 if __name__ == '__main__':
-    main()
+    if '--keywords' in sys.argv:
+        rounds = int(sys.argv[sys.argv.index('--rounds') + 1]) if '--rounds' in sys.argv else 5
+        keyword_rounds(rounds)
+    else:
+        main()

@@ -52,3 +52,14 @@ def test_a_keyword_sorted_by_another_column_races_a_walk_against_sorting_the_mat
     assert lines[2].startswith('way: race.') and 'find every match, then sort them' in lines[3]
     expected = [e['id'] for e in iter_events(ORG, flt, Sort('target'))][:10]
     assert [row[1] for row in execute(plan)] == expected
+
+
+def test_explain_gives_the_total_the_plan_and_the_page_it_read(many):
+    flt = EventFilter(search='gpu', workspace='beta')
+    lines = planner.explain(ORG, flt, Sort(), 0, 7)
+    assert lines[0].startswith(f'total: {count_events(ORG, flt):,} events, summed from the view')
+    assert lines[1].startswith('read 7 from offset 0 of at most 60 events, ordered by timestamp descending')
+    assert lines[2] == 'view read: search gpu; workspace beta (organization)'
+    assert any(line.startswith('way: ') for line in lines)
+    assert lines[-1].startswith('page: 7 events in ')
+    assert planner.explain(ORG, flt, Sort(), 500, 7)[-1] == 'page: none, the offset is past the last event'
