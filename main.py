@@ -178,7 +178,7 @@ def cmd_serve(args: argparse.Namespace, url: str) -> int:
     from store.ingest import append_events
     from store.seed import demo_events
     from ui.app import serve
-    from ui.config import AppConfig
+    from ui.shell.config import AppConfig
 
     oidc = oidc_config.load()  # a mistake in the provider's settings stops the start before anything opens
     open_database(url, map_mib=whole_number(settings.SQLITE_MAP_MIB))

@@ -32,8 +32,8 @@ from store.ingest import AppendResult, Prepared, append_prepared, prepare
 from store.timefmt import to_millis
 from store.tokens import ApiToken, authenticate_token
 from store.validation import CONTROL_CLASS, STATUSES, NewEvent, ValidationError, parse_timestamp, validate_event
-from ui import api_schema
-from ui.api_schema import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_BATCH, MAX_BODY, MAX_LIMIT, MAX_SEARCH, NUMBER
+from ui.api import schema as api_schema
+from ui.api.schema import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_BATCH, MAX_BODY, MAX_LIMIT, MAX_SEARCH, NUMBER
 
 log = logging.getLogger(__name__)
 

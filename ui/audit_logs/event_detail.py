@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 
 from store.timefmt import display
-from ui import theme
-from ui.filter_state import PAGE_PATH
+from ui.audit_logs.filter_state import PAGE_PATH
+from ui.shell import theme
 
 FIELDS = (('id', 'Event ID'), ('timestamp', 'Timestamp'), ('user', 'User'), ('scope', 'Scope'),
           ('category', 'Category'), ('action', 'Action'), ('target', 'Target'), ('status', 'Status'),

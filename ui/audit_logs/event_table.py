@@ -13,7 +13,7 @@ from nicegui import ui
 
 from store.events import SORTABLE, EventPage, Sort
 from store.timefmt import display
-from ui import theme
+from ui.shell import theme
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,9 @@ from store.accounts import Account
 from store.db import StoreError
 from store.events import EventFilter, Sort, count_events
 from store.export import MEDIA_TYPES, export_file_name, export_to_file
-from ui import db, export_routes
-from ui.config import config
+from ui.audit_logs import export_routes
+from ui.shell import db
+from ui.shell.config import config
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from nicegui import app
 from starlette.background import BackgroundTask
 
-from ui import session
+from ui.shell import session
 
 PATH = '/export/download'
 KEEP_SECONDS = 15 * 60

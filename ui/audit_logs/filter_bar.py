@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from nicegui import ui
 
 from store import taxonomy
-from ui.filter_state import MAX_SEARCH, PRESETS, STATUSES, UTC_ZONE, FilterState
+from ui.audit_logs.filter_state import MAX_SEARCH, PRESETS, STATUSES, UTC_ZONE, FilterState
 
 OnChange = Callable[[FilterState], Awaitable[None]]
 LoadUsers = Callable[[], Awaitable[list[str]]]

@@ -15,15 +15,15 @@ from nicegui import ui
 from store.accounts import Account
 from store.events import EventFilter, EventPage, Sort, Viewer, find_events, visible_users
 from store.insight import Timeline, find_event, timeline, visible_workspaces
-from ui import db, session, theme
-from ui.config import config
-from ui.event_detail import EventDetail, event_link
-from ui.event_table import DEFAULT_PAGE_SIZE, ROW_KEYS_JS, TABLE_CSS, EventTable
-from ui.filter_bar import SEARCH_CLASS, FilterBar
-from ui.filter_state import FilterState
-from ui.frame import frame
-from ui.streams_page import stream_view_url
-from ui.timeline import TimelineChart
+from ui.audit_logs.event_detail import EventDetail, event_link
+from ui.audit_logs.event_table import DEFAULT_PAGE_SIZE, ROW_KEYS_JS, TABLE_CSS, EventTable
+from ui.audit_logs.filter_bar import SEARCH_CLASS, FilterBar
+from ui.audit_logs.filter_state import FilterState
+from ui.audit_logs.timeline import TimelineChart
+from ui.pages.streams import stream_view_url
+from ui.shell import db, session, theme
+from ui.shell.config import config
+from ui.shell.frame import frame
 
 LIVE_SECONDS = 3.0
 USER_OPTIONS = 200
@@ -160,9 +160,9 @@ class AuditLogsView:
             ui.navigate.to('/login')
             return
         try:
-            from ui.export_dialog import export_view  # written in the export issue; imported when used
+            from ui.audit_logs.export_dialog import export_view  # written in the export issue; imported when used
         except ModuleNotFoundError as exc:
-            if exc.name != 'ui.export_dialog':
+            if exc.name != 'ui.audit_logs.export_dialog':
                 raise
             ui.notify('Export is not available yet.', type='warning')
             return

@@ -8,7 +8,7 @@ import logging
 from nicegui import app, background_tasks
 
 from store import sort_index
-from ui import db
+from ui.shell import db
 
 CHECK_SECONDS = 2.0
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store.db import StoreError
 from store.tokens import PREFIX as TOKEN_PREFIX
-from ui import metrics
-from ui.api import is_api_path
+from ui.api.routes import is_api_path
+from ui.ops import metrics
 
 log = logging.getLogger('audit.request')
 

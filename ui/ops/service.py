@@ -18,8 +18,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from store import settings
 from store.db import close_database
-from ui import health, metrics
-from ui.request_log import RequestLog, configure_logging
+from ui.ops import health, metrics
+from ui.ops.request_log import RequestLog, configure_logging
 
 GRACE_SECONDS = 8  # requests under way get this long after SIGTERM; with the shutdown, the stop takes < 10 s
 SERVICE_PATHS = ('/healthz', '/readyz', '/metrics')

@@ -8,7 +8,7 @@ from prometheus_client import Gauge
 from store import health
 from store.stream_delivery import Deliverer
 from store.streams import lag, list_streams
-from ui import metrics
+from ui.ops import metrics
 
 LAG_EVENTS = Gauge('audit_stream_lag_events', 'Matching events stored but not yet delivered, by stream.', ['stream'])
 LAG_SECONDS = Gauge('audit_stream_lag_seconds', 'Age of the oldest event not yet delivered, by stream.', ['stream'])

@@ -9,9 +9,9 @@ from nicegui import ui
 
 from store.accounts import Account
 from store.chain import ChainReport, verify
-from ui import db, theme
-from ui.frame import frame
-from ui.tokens_page import owner_or_response
+from ui.pages.tokens import owner_or_response
+from ui.shell import db, theme
+from ui.shell.frame import frame
 
 
 def register() -> None:

@@ -9,9 +9,9 @@ from store import self_audit
 from store.accounts import ROLES, Account, create_account, list_accounts, update_account
 from store.db import StoreError
 from store.events import workspace_names
-from ui import db, session, theme
-from ui.dialogs import action_buttons
-from ui.frame import frame
+from ui.shell import db, session, theme
+from ui.shell.dialogs import action_buttons
+from ui.shell.frame import frame
 
 ROLE_OPTIONS = {'owner': ROLES['owner'], 'admin': ROLES['admin']}
 

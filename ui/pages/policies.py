@@ -10,10 +10,10 @@ from nicegui import ui
 from store.accounts import Account
 from store.insight import policy_summaries
 from store.timefmt import display
-from ui import db, session, theme
-from ui.config import config
-from ui.filter_state import FilterState
-from ui.frame import frame
+from ui.audit_logs.filter_state import FilterState
+from ui.shell import db, session, theme
+from ui.shell.config import config
+from ui.shell.frame import frame
 
 HEADER = 'text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400'
 

@@ -18,11 +18,11 @@ from store.stream_delivery import send_test
 from store.stream_destinations import DeliveryError
 from store.timefmt import display, from_millis
 from store.validation import ValidationError, parse_timestamp
-from ui import db, session, theme
-from ui.config import config
-from ui.dialogs import action_buttons, show_secret_once
-from ui.filter_state import FilterState
-from ui.frame import frame
+from ui.audit_logs.filter_state import FilterState
+from ui.shell import db, session, theme
+from ui.shell.config import config
+from ui.shell.dialogs import action_buttons, show_secret_once
+from ui.shell.frame import frame
 
 PATH = '/streams'
 REFRESH_SECONDS = 2.0

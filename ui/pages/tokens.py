@@ -11,10 +11,10 @@ from store.db import StoreError
 from store.events import workspace_names
 from store.timefmt import display, from_millis
 from store.tokens import ApiToken, create_token, list_tokens, revoke_token
-from ui import db, session, theme
-from ui.config import config
-from ui.dialogs import action_buttons, show_secret_once
-from ui.frame import frame
+from ui.shell import db, session, theme
+from ui.shell.config import config
+from ui.shell.dialogs import action_buttons, show_secret_once
+from ui.shell.frame import frame
 
 ORGANIZATION = 'Whole organization'
 COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left'} for n, label in (

@@ -9,9 +9,9 @@ from nicegui import ui
 
 from store.accounts import Account
 from store.insight import workspace_activity
-from ui import db, session, theme
-from ui.filter_state import FilterState
-from ui.frame import frame
+from ui.audit_logs.filter_state import FilterState
+from ui.shell import db, session, theme
+from ui.shell.frame import frame
 
 WINDOW = timedelta(days=7)
 HEADER = 'text-xs uppercase tracking-wide text-slate-500 dark:text-slate-400'

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from nicegui import app, ui
 
 from store.accounts import Account
-from ui import theme
-from ui.config import config
+from ui.shell import theme
+from ui.shell.config import config
 
 NAV = (
     ('Audit Logs', '/audit-logs', 'list_alt', None),

@@ -13,8 +13,8 @@ from store import self_audit
 from store.accounts import authenticate
 from store.oidc_config import password_allowed
 from store.throttle import LoginThrottle
-from ui import db, oidc, session, theme
-from ui.config import config
+from ui.shell import db, oidc, session, theme
+from ui.shell.config import config
 
 throttle = LoginThrottle()
 

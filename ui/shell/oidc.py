@@ -20,9 +20,9 @@ from nicegui import app, ui
 from store import oidc_accounts, self_audit
 from store.oidc_accounts import Identity
 from store.oidc_config import OidcConfig
-from ui import db, oidc_client, session, theme
-from ui.config import config
-from ui.oidc_client import OidcRefusal
+from ui.shell import db, oidc_client, session, theme
+from ui.shell.config import config
+from ui.shell.oidc_client import OidcRefusal
 
 PREFIX = '/auth/oidc/'
 LOGIN_PATH = PREFIX + 'login'

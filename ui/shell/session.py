@@ -18,8 +18,8 @@ from nicegui.storage import request_contextvar
 
 from store import sessions
 from store.accounts import Account, get_account
-from ui import db
-from ui.config import config
+from ui.shell import db
+from ui.shell.config import config
 
 COOKIE = 'audit_session'
 COMPLETE_PATH = '/login/complete'
