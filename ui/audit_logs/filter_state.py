@@ -18,6 +18,8 @@ from store.validation import ValidationError, parse_timestamp
 
 MAX_SEARCH = 200  # longer text is cut: nobody types more, and it keeps links and queries bounded
 PAGE_PATH = '/audit-logs'
+STREAMS_PATH = '/streams'  # the Streams page (ui/pages/streams.py): "Stream this view" fills its add form
+STREAM_FILTERS = ('scope', 'category', 'status', 'search', 'user', 'workspace')  # a stream has no time range
 STATUSES = ('SUCCESS', 'FAILED')
 # URL value -> (chip text, length), newest first: the time range runs from `now - length` on
 PRESETS: dict[str, tuple[str, timedelta]] = {
@@ -156,6 +158,11 @@ class FilterState:
     def url(self) -> str:
         query = self.query_string()
         return f'{PAGE_PATH}?{query}' if query else PAGE_PATH
+
+    def stream_url(self) -> str:
+        """The Streams page with its add form filled from this view's filters."""
+        params = {name: value for name, value in self.params().items() if name in STREAM_FILTERS}
+        return f'{STREAMS_PATH}?{urlencode(params, quote_via=quote)}' if params else STREAMS_PATH
 
     @classmethod
     def from_query(cls, params: Mapping[str, str],

@@ -15,12 +15,12 @@ from nicegui import ui
 from store.accounts import Account
 from store.events import EventFilter, EventPage, Sort, Viewer, find_events, visible_users
 from store.insight import Timeline, find_event, timeline, visible_workspaces
+from ui.audit_logs import export_dialog
 from ui.audit_logs.event_detail import EventDetail, event_link
 from ui.audit_logs.event_table import DEFAULT_PAGE_SIZE, ROW_KEYS_JS, TABLE_CSS, EventTable
 from ui.audit_logs.filter_bar import SEARCH_CLASS, FilterBar
 from ui.audit_logs.filter_state import FilterState
 from ui.audit_logs.timeline import TimelineChart
-from ui.pages.streams import stream_view_url
 from ui.shell import db, session, theme
 from ui.shell.config import config
 from ui.shell.frame import frame
@@ -60,7 +60,7 @@ class AuditLogsView:
             ui.button('Export', icon='download', on_click=self.export).props('outline')
             if account.role == 'owner':
                 ui.button('Stream this view', icon='podcasts',
-                          on_click=lambda: ui.navigate.to(stream_view_url(self.state))).props('outline') \
+                          on_click=lambda: ui.navigate.to(self.state.stream_url())).props('outline') \
                     .tooltip('Deliver the events of these filters to a webhook, chat, syslog or a file')
         self.timeline = TimelineChart(chart, tz, self.pick_range)
         self.detail = EventDetail(tz)
@@ -159,14 +159,7 @@ class AuditLogsView:
         if account is None:
             ui.navigate.to('/login')
             return
-        try:
-            from ui.audit_logs.export_dialog import export_view  # written in the export issue; imported when used
-        except ModuleNotFoundError as exc:
-            if exc.name != 'ui.audit_logs.export_dialog':
-                raise
-            ui.notify('Export is not available yet.', type='warning')
-            return
-        await export_view(account, self.state.to_filter(), self.table.sort)
+        await export_dialog.export_view(account, self.state.to_filter(), self.table.sort)
 
     def _show_empty_state(self) -> None:
         filtered = not self.state.is_empty()

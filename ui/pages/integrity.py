@@ -9,15 +9,14 @@ from nicegui import ui
 
 from store.accounts import Account
 from store.chain import ChainReport, verify
-from ui.pages.tokens import owner_or_response
-from ui.shell import db, theme
+from ui.shell import db, session, theme
 from ui.shell.frame import frame
 
 
 def register() -> None:
     @ui.page('/integrity')
     async def integrity_page(request: Request):
-        me = await owner_or_response(request)
+        me = await session.page_account(request, owner_only=True)
         if not isinstance(me, Account):
             return me
 

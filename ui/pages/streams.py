@@ -5,7 +5,6 @@ the add form filled from that page's filters."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from nicegui import background_tasks, ui
@@ -18,15 +17,14 @@ from store.stream_delivery import send_test
 from store.stream_destinations import DeliveryError
 from store.timefmt import display, from_millis
 from store.validation import ValidationError, parse_timestamp
-from ui.audit_logs.filter_state import FilterState
+from ui.audit_logs.filter_state import STREAMS_PATH
 from ui.shell import db, session, theme
 from ui.shell.config import config
 from ui.shell.dialogs import action_buttons, show_secret_once
 from ui.shell.frame import frame
 
-PATH = '/streams'
+PATH = STREAMS_PATH
 REFRESH_SECONDS = 2.0
-VIEW_FILTERS = ('scope', 'category', 'status', 'search', 'user', 'workspace')
 FORMATS = {'json': 'JSON (the API\'s event)', 'ocsf': 'OCSF 1.1', 'slack': 'Chat alert (Slack)',
            'cef': 'CEF (syslog only)'}
 COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left'} for n, label in (
@@ -46,12 +44,6 @@ ACTIONS_SLOT = '''
         <q-btn flat dense color="negative" label="Remove" :aria-label="'Remove ' + props.row.name"
                @click="$parent.$emit('remove', props.row.name)" />
     </q-td>'''
-
-
-def stream_view_url(state: FilterState) -> str:
-    """The Streams page with its add form filled from an Audit Logs view's filters (a stream has no time range)."""
-    params = {name: value for name, value in state.params().items() if name in VIEW_FILTERS}
-    return f'{PATH}?{urlencode(params, quote_via=quote)}' if params else PATH
 
 
 def _when(ms: int | None) -> str:

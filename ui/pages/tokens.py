@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import Request
-from fastapi.responses import PlainTextResponse, Response
 from nicegui import ui
 
 from store.accounts import Account
@@ -22,16 +21,6 @@ COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left'} for n, label
     ('status', 'Status'), ('revoke', ''))]
 
 
-async def owner_or_response(request: Request) -> Account | Response:
-    """The signed-in owner, or the response to send instead: the login page, or 403 for anyone else."""
-    account = await session.current_account()
-    if account is None:
-        return session.login_redirect(request)
-    if account.role != 'owner':
-        return PlainTextResponse('Forbidden: this page is for Organization Owners.', status_code=403)
-    return account
-
-
 def token_row(token: ApiToken) -> dict[str, object]:
     tz = config().timezone
     status = 'Active' if token.active else f'Revoked {display(from_millis(token.revoked_at), tz)}'
@@ -42,7 +31,7 @@ def token_row(token: ApiToken) -> dict[str, object]:
 def register() -> None:
     @ui.page('/tokens')
     async def tokens_page(request: Request):
-        me = await owner_or_response(request)
+        me = await session.page_account(request, owner_only=True)
         if not isinstance(me, Account):
             return me
         known_workspaces = await db.call(workspace_names)

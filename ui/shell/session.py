@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from nicegui import context
 from nicegui.slot import Slot
 from nicegui.storage import request_contextvar
 
@@ -38,7 +39,6 @@ def _current_request(request: Request | None) -> Request | None:
         return request
     candidates: list[Request | None] = []
     if Slot.get_stack():
-        from nicegui import context
         try:
             candidates.append(context.client.request)
         except (RuntimeError, ValueError):
