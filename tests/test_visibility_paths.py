@@ -15,7 +15,7 @@ from store.export import export_to_file
 from store.tokens import create_token
 from tests.conftest import ADMIN_A, OWNER, event
 from tests.ui.helpers import sign_in
-from ui.api.routes import create_api
+from ui.api.application import create_api
 
 
 @pytest.fixture

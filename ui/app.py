@@ -8,7 +8,7 @@ import sys
 from nicegui import app, helpers, ui
 
 from store.stream_delivery import Deliverer
-from ui.api import routes as api
+from ui.api import application as api
 from ui.audit_logs import export_routes
 from ui.audit_logs import page as audit_logs
 from ui.ops import maintenance, service, stream_health

@@ -26,7 +26,7 @@ MAX_BODY = 1024 * 1024
 MAX_BATCH = 1000
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 MAX_SEARCH = 200
-CURSOR_PATTERN = '^[0-9a-f]{24}$'  # see ui.api.encode_cursor
+CURSOR_PATTERN = '^[0-9a-f]{24}$'  # see ui.api.parsing.encode_cursor
 
 # Texts: no control character but tab, line feed and carriage return; a required one holds more than spaces.
 TEXT_PATTERN = f'^[^{CONTROL_CLASS}]*$'

@@ -1,7 +1,7 @@
 """/metrics: the server's figures in Prometheus's text format, for this instance.
 
 Counters move as things happen: events appended (told by the store, store/signals.py), API requests and
-page loads (told by the request log, ui/request_log.py), sign-ins and exports (the app's own events). The
+page loads (told by the request log, ui/ops/request_log.py), sign-ins and exports (the app's own events). The
 gauges (the search index's lag, the database's size) are read from the store when scraped; other parts of the
 app add their own metrics to the same registry and refresh them with `on_scrape`.
 

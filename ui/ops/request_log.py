@@ -3,7 +3,7 @@ secrets taken out.
 
 `RequestLog` wraps the whole ASGI app: it times each request, logs one line when it ends (the route's template
 rather than the path, so a path parameter such as an export's one-time link stays out; never the query
-string), and tells the metrics (ui/metrics.py) about API requests and page loads. Every line, of any logger,
+string), and tells the metrics (ui/ops/metrics.py) about API requests and page loads. Every line, of any logger,
 passes `scrub`, which masks bearer values, API tokens, passwords in URLs and `name=value` pairs whose name
 says secret, token, password or session.
 """
@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store.db import StoreError
 from store.tokens import PREFIX as TOKEN_PREFIX
-from ui.api.routes import is_api_path
+from ui.api.application import is_api_path
 from ui.ops import metrics
 
 log = logging.getLogger('audit.request')

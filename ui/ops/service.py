@@ -47,7 +47,7 @@ class ServiceFirst:
 
 
 def register() -> None:
-    """Wrap the app's middleware stack (after ui/api.py wrapped it) in the service routes and the request log."""
+    """Wrap the middleware stack (after ui/api/application.py wrapped it) in the service routes and the request log."""
     inner = getattr(nicegui_app.build_middleware_stack, 'inner', nicegui_app.build_middleware_stack)
     routes = service_routes()
 

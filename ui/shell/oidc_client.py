@@ -1,7 +1,7 @@
 """The app as an OpenID Connect client: the provider's discovery document, the authorization request (PKCE,
 state and nonce), the code exchange (Authlib), and the ID token's checks (joserfc).
 
-Nothing here touches the database or the browser; ui/oidc.py wires it to both. Every failure is an
+Nothing here touches the database or the browser; ui/shell/oidc.py wires it to both. Every failure is an
 `OidcRefusal` with a reason a person can read.
 """
 
