@@ -144,5 +144,7 @@ def cmd_migrate_db(args: argparse.Namespace, url: str) -> int:
     report = migrate(url, args.to, progress)
     copied = ', '.join(f'{table} {count:,}' for table, count in report.rows.items())
     print(f'Copied into {redact(args.to)}: {copied}.')
+    if report.chain is None:  # migrate() verifies every copy it returns
+        raise StoreError(f'the copy was not verified: run main.py --db {redact(args.to)} verify')
     print(f'verify on the copy: {report.chain.summary()}')
     return 0 if report.chain.ok else 2

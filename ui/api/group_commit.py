@@ -82,7 +82,10 @@ class _Waiting:
     __slots__ = ('prepared', 'result', 'error', 'done')
 
     def __init__(self, prepared: list[Prepared]) -> None:
-        self.prepared, self.result, self.error, self.done = prepared, None, None, False
+        self.prepared = prepared
+        self.result: AppendResult | None = None
+        self.error: BaseException | None = None
+        self.done = False
 
     def finish(self, result: AppendResult | None = None, error: BaseException | None = None) -> None:
         self.result, self.error, self.done = result, error, True

@@ -40,7 +40,7 @@ class Problem(BaseModel):
     index: int | None = Field(None, description="In a batch, the event's position (from 0).")
 
 
-PROBLEMS = {status: {'model': Problem, 'description': text} for status, text in (
+PROBLEMS: dict[int | str, dict[str, Any]] = {status: {'model': Problem, 'description': text} for status, text in (
     (400, 'Malformed JSON, a bad parameter, or more than 1,000 events'),
     (401, 'No token, or not a valid one'),
     (403, "The token's workspace does not cover this"),

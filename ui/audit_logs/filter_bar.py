@@ -149,7 +149,11 @@ class FilterBar:
             with ui.row().classes('w-full justify-end'):
                 ui.button('Cancel', on_click=dialog.close).props('flat')
                 ui.button('Apply', on_click=apply)
-        dialog.on('hide', lambda: (dialog.delete(), self.show(self.state)))
+
+        def closed() -> None:
+            dialog.delete()
+            self.show(self.state)
+        dialog.on('hide', closed)
         dialog.open()
 
     def show(self, state: FilterState) -> None:

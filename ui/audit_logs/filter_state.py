@@ -140,8 +140,12 @@ class FilterState:
             return self.with_search('')
         if name == 'time':
             return self.with_time(None)
-        if name in ('status', 'user', 'workspace'):
-            return replace(self, **{name: None})
+        if name == 'status':
+            return replace(self, status=None)
+        if name == 'user':
+            return replace(self, user=None)
+        if name == 'workspace':
+            return replace(self, workspace=None)
         raise ValueError(f'unknown filter {name!r}')
 
     def params(self) -> dict[str, str]:

@@ -23,7 +23,8 @@ COLUMNS = [{'name': n, 'label': label, 'field': n, 'align': 'left'} for n, label
 
 def token_row(token: ApiToken) -> dict[str, object]:
     tz = config().timezone
-    status = 'Active' if token.active else f'Revoked {display(from_millis(token.revoked_at), tz)}'
+    revoked = token.revoked_at
+    status = 'Active' if revoked is None else f'Revoked {display(from_millis(revoked), tz)}'
     return {'id': token.id, 'name': token.name, 'reach': token.reach, 'created_by': token.created_by,
             'created': display(from_millis(token.created_at), tz), 'status': status, 'active': token.active}
 

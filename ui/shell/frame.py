@@ -56,6 +56,7 @@ def dark_mode_toggle(account: Account) -> None:
 def frame(account: Account, title: str) -> Iterator[None]:
     """Build the header and sidebar, then let the caller fill the main area."""
     ui.page_title(f'{title} · {theme.PRODUCT}')
+    drawer: ui.left_drawer  # the sidebar, made below the header whose menu button toggles it
     with ui.header().classes(theme.HEADER_CLASSES):
         with ui.row().classes('items-center gap-2'):
             ui.button(icon='menu', on_click=lambda: drawer.toggle()).props('flat round dense color=white') \

@@ -12,14 +12,14 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from store.oidc_config import OidcConfig
 
@@ -166,7 +166,7 @@ def validate_id_token(id_token: str, jwks: dict[str, Any], *, issuer: str, clien
     if alg not in ALGORITHMS:
         raise OidcRefusal(f'the ID token is signed with {alg}, which this app does not accept')
     try:
-        keys = KeySet.import_key_set(jwks)
+        keys = KeySet.import_key_set(cast(KeySetSerialization, jwks))  # the provider's JSON: checked here
         token = jwt.decode(id_token, keys, algorithms=list(ALGORITHMS))
     except BadSignatureError as exc:
         raise OidcRefusal('the ID token\'s signature is not the provider\'s') from exc
