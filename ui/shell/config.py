@@ -1,4 +1,4 @@
-"""The running app's resolved settings, set once by main.py before pages are built."""
+"""The running app's resolved settings, set once by `main.py serve` (cli/serve.py) before pages are built."""
 
 from __future__ import annotations
 
