@@ -13,7 +13,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
-from ui.oidc_client import OidcRefusal, validate_id_token
+from ui.shell.oidc_client import OidcRefusal, validate_id_token
 
 ISSUER = 'https://id.acme.io'
 CLIENT = 'audit-logs'

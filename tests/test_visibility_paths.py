@@ -15,7 +15,7 @@ from store.read.events import EventFilter, Sort, count_events, find_events, iter
 from store.read.export import export_to_file
 from tests.conftest import ADMIN_A, OWNER, event
 from tests.ui.helpers import sign_in
-from ui.api import create_api
+from ui.api.application import create_api
 
 
 @pytest.fixture

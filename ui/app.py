@@ -8,24 +8,13 @@ import sys
 from nicegui import app, helpers, ui
 
 from store.streams.delivery import Deliverer
-from ui import (
-    api,
-    audit_logs,
-    export_routes,
-    integrity_page,
-    login,
-    maintenance,
-    members,
-    oidc,
-    policies_page,
-    service,
-    stream_health,
-    streams_page,
-    theme,
-    tokens_page,
-    workspaces_page,
-)
-from ui.config import AppConfig, config, set_config
+from ui.api import application as api
+from ui.audit_logs import export_routes
+from ui.audit_logs import page as audit_logs
+from ui.ops import maintenance, service, stream_health
+from ui.pages import integrity, members, policies, streams, tokens, workspaces
+from ui.shell import login, oidc, theme
+from ui.shell.config import AppConfig, config, set_config
 
 
 def register(app_config: AppConfig) -> None:
@@ -35,13 +24,13 @@ def register(app_config: AppConfig) -> None:
     login.register()
     oidc.register()
     audit_logs.register()
-    workspaces_page.register()
-    policies_page.register()
+    workspaces.register()
+    policies.register()
     export_routes.register()
     members.register()
-    tokens_page.register()
-    streams_page.register()
-    integrity_page.register()
+    tokens.register()
+    streams.register()
+    integrity.register()
     api.register()
     maintenance.register()
     service.register()  # after api: wraps the stack it built

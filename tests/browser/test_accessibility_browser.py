@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import log_in, log_out
 from tests.conftest import ADMIN_A, OWNER, event
-from ui.frame import NAV
+from ui.shell.frame import NAV
 
 AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']
 LONG_TARGET = 'notebooks/research/' + 'very-long-notebook-name-' * 8 + 'END'

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from store.people.tokens import create_token
 from tests.browser.conftest import log_in, log_out, start_server, stop_server
 from tests.conftest import OWNER, event
-from ui.session import COOKIE
+from ui.shell.session import COOKIE
 
 WRONG_PASSWORD = 'wrong-pass-Zq81x'
 WRONG_TOKEN = 'al_not-a-real-token-0123456789abcdef'

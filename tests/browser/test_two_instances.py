@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from store.people.tokens import create_token
 from tests.browser.conftest import log_in, log_out, start_server, stop_server
 from tests.conftest import OWNER, event
-from ui.session import COOKIE
+from ui.shell.session import COOKIE
 
 
 def test_a_session_made_on_one_instance_works_on_the_other(accounts, database_url: str, tmp_path: Path,

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from nicegui.functions.navigate import History
 
-from ui.api import create_api
+from ui.api.application import create_api
 
 
 @pytest.fixture

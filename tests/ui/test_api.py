@@ -15,7 +15,7 @@ from store.ledger.chain import verify
 from store.people.tokens import create_token, list_tokens, revoke_token
 from store.read.events import EventFilter, Viewer, count_events, find_events
 from tests.conftest import event
-from ui.api import MAX_BODY
+from ui.api.schema import MAX_BODY
 
 ORG = Viewer.organization()
 
@@ -193,7 +193,7 @@ def test_group_commit_keeps_each_request_all_or_nothing():
 
     from store.ledger.validation import NewEvent, validate_event
     from store.write.ingest import prepare
-    from ui.api import GroupCommit, _Waiting
+    from ui.api.group_commit import GroupCommit, _Waiting
 
     first = _Waiting(prepare([validate_event(event(id='g1')), validate_event(event(id='g2'))]))
     same_ids = _Waiting(prepare([validate_event(event(id='g2')), validate_event(event(id='g3'))]))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-import types
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,9 +13,10 @@ from nicegui.testing import User
 
 from store.read.events import EventFilter, EventPage, Sort, Viewer, find_events
 from tests.conftest import ADMIN_A, OWNER, event
-from ui import db
-from ui.event_table import EventTable, read_pagination
-from ui.filter_state import FilterState
+from ui.audit_logs import export_dialog
+from ui.audit_logs.event_table import EventTable, read_pagination
+from ui.audit_logs.filter_state import FilterState
+from ui.shell import db
 
 
 async def until(condition: Callable[[], Any], what: str = 'condition') -> None:
@@ -251,7 +250,7 @@ async def test_export_passes_the_current_filter_and_sort(user: User, accounts, m
 
     async def export_view(account, flt, sort) -> None:
         calls.append((account.email, flt, sort))
-    monkeypatch.setitem(sys.modules, 'ui.export_dialog', types.SimpleNamespace(export_view=export_view))
+    monkeypatch.setattr(export_dialog, 'export_view', export_view)
     table = await open_as(user, *OWNER, path='/audit-logs?scope=Billing&search=card')
     user.find(marker='events').trigger('request', {'pagination': {'page': 1, 'rowsPerPage': 50, 'sortBy': 'status',
                                                                   'descending': False}})

@@ -16,8 +16,8 @@ from nicegui.testing import User
 
 from store.read.events import EventFilter, Viewer, count_events, find_events
 from tests.conftest import ADMIN_A, OWNER, event, raw_sql
-from ui import export_dialog, export_routes
-from ui.export_dialog import ExportDialog
+from ui.audit_logs import export_dialog, export_routes
+from ui.audit_logs.export_dialog import ExportDialog
 
 PATIENCE = 100  # retries of 0.1 s: Argon2 and a busy machine can take a while
 

@@ -13,9 +13,9 @@ from store.read.events import EventFilter
 from tests.conftest import ADMIN_A, OWNER, event, utc
 from tests.ui.helpers import PATIENCE
 from tests.ui.test_audit_logs_page import choose, column, open_as, until
-from ui import audit_logs
-from ui.event_detail import event_link
-from ui.filter_state import FilterState
+from ui.audit_logs import page as audit_logs
+from ui.audit_logs.event_detail import event_link
+from ui.audit_logs.filter_state import FilterState
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -43,7 +43,7 @@ async def test_owner_lists_and_adds_members(user: User, accounts) -> None:
 
 
 async def test_owner_changes_and_disables_an_account(user: User, accounts) -> None:
-    from ui.members import _update_and_record
+    from ui.pages.members import _update_and_record
 
     await sign_in(user, *OWNER)
     await user.open('/members')

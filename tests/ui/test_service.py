@@ -28,7 +28,7 @@ from store.streams.registry import create_stream, remove_stream
 from tests import pg
 from tests.browser.conftest import ROOT, free_port, start_server, stop_server
 from tests.conftest import event, utc
-from ui import metrics, request_log, stream_health
+from ui.ops import metrics, request_log, stream_health
 
 PATIENCE = 30.0  # seconds: a generous deadline for polling, never a measurement
 

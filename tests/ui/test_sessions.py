@@ -10,7 +10,7 @@ from store.people import sessions
 from store.people.accounts import update_account
 from tests.conftest import ADMIN_A, OWNER, event, raw_sql
 from tests.ui.helpers import PATIENCE, sign_in
-from ui.session import COMPLETE_PATH, COOKIE
+from ui.shell.session import COMPLETE_PATH, COOKIE
 
 
 async def test_signing_in_sets_an_http_only_cookie_naming_a_stored_session(user: User, accounts) -> None:
