@@ -22,6 +22,7 @@ from store.lifecycle.opening import close_database
 COMMANDS: dict[str, Callable[[argparse.Namespace, str], int]] = {
     'serve': cmd_serve, 'seed': commands.cmd_seed, 'create-user': commands.cmd_create_user,
     'create-token': commands.cmd_create_token, 'import': commands.cmd_import, 'export': commands.cmd_export,
+    'explain': commands.cmd_explain,
     'verify': commands.cmd_verify, 'backup': commands.cmd_backup, 'migrate-db': commands.cmd_migrate_db,
     'stream': streams.cmd_stream,
 }

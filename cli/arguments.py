@@ -9,7 +9,7 @@ from datetime import datetime
 
 from store.engine.db import StoreError
 from store.ledger import taxonomy
-from store.read.events import EventFilter
+from store.read.events import SORTABLE, EventFilter
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument('-o', '--output', required=True, metavar='FILE', help='a .xlsx or .csv file')
     export.add_argument('--as', dest='as_user', metavar='EMAIL',
                         help="export only what this account may see (default: the whole organization)")
+
+    explain = commands.add_parser('explain', help='print how the read planner reads a view, and what it costs')
+    add_filter_arguments(explain)
+    explain.add_argument('--as', dest='as_user', metavar='EMAIL',
+                         help="the view this account sees (default: the whole organization)")
+    explain.add_argument('--sort', default='timestamp', choices=SORTABLE, help='the column to sort by')
+    explain.add_argument('--ascending', action='store_true', help='oldest or smallest first')
+    explain.add_argument('--offset', type=int, default=0, metavar='N', help='the page starts after N events')
+    explain.add_argument('--limit', type=int, default=50, metavar='N', help='events in the page (1-1000)')
 
     verify = commands.add_parser('verify', help='check the integrity chain of every stored event')
     verify.add_argument('--anchor', default=None, metavar='SEQ:HASH',

@@ -1,5 +1,5 @@
-"""The commands that work on the store: seed, create-user, create-token, import, export, verify, backup,
-migrate-db. Each opens the database, calls the store and prints one line of result (errors: StoreError)."""
+"""The commands that work on the store: seed, create-user, create-token, import, export, explain, verify,
+backup, migrate-db. Each opens the database, calls the store and prints one line of result (errors: StoreError)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 from cli.arguments import event_filter, read_password
 from store.engine.db import StoreError, connection
 from store.lifecycle.opening import open_database
+from store.people.accounts import get_account
 from store.read.events import Sort, Viewer
+from store.read.planner import explain
 
 
 def cmd_seed(args: argparse.Namespace, url: str) -> int:
@@ -77,21 +79,36 @@ def cmd_import(args: argparse.Namespace, url: str) -> int:
     return 0
 
 
+def viewer_of(as_user: str | None) -> tuple[Viewer, str]:
+    """The view of `--as EMAIL` (an active account's) or the whole organization's, and who reads it."""
+    if not as_user:
+        return Viewer.organization('command line'), 'command line'
+    account = get_account(as_user)
+    if account is None or account.disabled:
+        raise StoreError(f'no active account {as_user}')
+    return account.viewer(), account.email
+
+
 def cmd_export(args: argparse.Namespace, url: str) -> int:
-    from store.people.accounts import get_account
     from store.read.export import export_to_file
 
     flt = event_filter(args)
     open_database(url)
     with connection():
-        viewer, exported_by = Viewer.organization('command line'), 'command line'
-        if args.as_user:
-            account = get_account(args.as_user)
-            if account is None or account.disabled:
-                raise StoreError(f'no active account {args.as_user}')
-            viewer, exported_by = account.viewer(), account.email
+        viewer, exported_by = viewer_of(args.as_user)
         rows = export_to_file(Path(args.output), viewer, flt, Sort(), exported_by=exported_by)
     print(f'Wrote {rows:,} events to {args.output}.')
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace, url: str) -> int:
+    if args.offset < 0 or not 1 <= args.limit <= 1000:
+        raise StoreError('--offset must be 0 or more and --limit between 1 and 1000')
+    flt = event_filter(args)
+    open_database(url)
+    with connection():
+        viewer, _ = viewer_of(args.as_user)
+        print('\n'.join(explain(viewer, flt, Sort(args.sort, not args.ascending), args.offset, args.limit)))
     return 0
 
 

@@ -100,3 +100,21 @@ def test_export_as_a_workspace_admin_sees_only_their_workspace(db, tmp_path):
     assert len(rows) < len(list(csv.DictReader(everything.open(encoding='utf-8-sig'))))
     missing = run('--db', db, 'export', '--as', 'ghost@acme.io', '-o', str(mine))
     assert missing.returncode == 1 and 'no active account ghost@acme.io' in missing.stderr
+
+
+def test_explain_prints_the_plan_of_a_view_as_an_account_sees_it(db):
+    run('--db', db, 'seed', '--events', '300', '--seed', '5')
+    assert run('--db', db, 'create-user', 'r@acme.io', '--role', 'admin', '--workspace', 'research',
+               stdin='a-long-password\n').returncode == 0
+    result = run('--db', db, 'explain', '--search', 'notebook', '--as', 'r@acme.io', '--sort', 'target',
+                 '--ascending', '--limit', '5')
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith('total: ') and ' events, summed from the view' in lines[0]
+    assert 'ordered by target ascending' in lines[1]
+    assert lines[2] == 'view read: search notebook (workspaces research)'
+    assert any(line.startswith('way: ') for line in lines) and lines[-1].startswith('page: ')
+    for args, message in ((('--limit', '0'), '--limit between 1 and 1000'),
+                          (('--as', 'ghost@acme.io'), 'no active account ghost@acme.io')):
+        refused = run('--db', db, 'explain', *args)
+        assert refused.returncode == 1 and message in refused.stderr and 'Traceback' not in refused.stderr
