@@ -196,6 +196,18 @@ async def test_search_is_one_input_over_the_text_columns(user: User, accounts, m
     await until(lambda: column(table, 'user') == ['dave@acme.io'], 'the user search')
 
 
+async def test_enter_searches_what_is_typed_without_waiting_for_the_model(user: User, accounts, mixed_events) -> None:
+    """Enter sends the input's text as typed (the browser's, before the debounce updates the model)."""
+    table = await open_as(user, *OWNER)
+    search = user.find(marker='search')
+    search.trigger('keydown.enter', 'GPU')
+    await until(lambda: table.pagination['rowsNumber'] == 1, 'the search on Enter')
+    assert column(table, 'target') == ['alpha/H100']
+    await user.should_see('Search: GPU')
+    search.trigger('keydown.enter', '')
+    await until(lambda: table.pagination['rowsNumber'] == 5, 'every event again')
+
+
 async def test_a_bad_link_shows_a_notice_not_an_error(user: User, accounts, mixed_events) -> None:
     table = await open_as(user, *OWNER, path='/audit-logs?scope=Galaxy&category=Credit')
     await user.should_see('Ignored unknown scope "Galaxy" from the link.')

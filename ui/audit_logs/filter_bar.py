@@ -13,6 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from nicegui import ui
+from nicegui.events import GenericEventArguments
 
 from store.ledger import taxonomy
 from ui.audit_logs.filter_state import MAX_SEARCH, PRESETS, STATUSES, UTC_ZONE, FilterState
@@ -62,6 +63,9 @@ class FilterBar:
                 .props(f'clearable debounce={SEARCH_DEBOUNCE_MS} maxlength={MAX_SEARCH} dense outlined') \
                 .classes(f'w-64 {SEARCH_CLASS}').mark('search')
             self.search.tooltip('Press / to search')
+            # Enter searches at once with what is typed, instead of after the debounce (the model the debounce
+            # updates later then holds the same search, which changes nothing).
+            self.search.on('keydown.enter', self._search_entered, js_handler='(e) => emit(e.target.value)')
             self.scope = ui.select(scope_options(), label='Scope', value=state.scope,
                                    on_change=lambda e: self._changed(self.state.with_scope(e.value))) \
                 .props('dense outlined').classes('w-40').mark('scope')
@@ -108,6 +112,9 @@ class FilterBar:
 
     async def _search_changed(self, e) -> None:
         await self._changed(self.state.with_search(e.value))
+
+    async def _search_entered(self, e: GenericEventArguments) -> None:
+        await self._changed(self.state.with_search(e.args if isinstance(e.args, str) else ''))
 
     async def _time_changed(self, e) -> None:
         if e.value == CUSTOM:
