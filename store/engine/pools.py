@@ -51,7 +51,7 @@ class _FewIdle(PooledDatabase):
 class SqliteStore(_FewIdle, PooledSqliteDatabase):
     """SQLite whose connections outlive the calls that use them, and with them their page caches.
 
-    Each store call in the app runs in a worker thread that takes a connection for the call only (ui/db.py).
+    Each store call in the app runs in a worker thread that takes a connection for the call only (ui/shell/db.py).
     A new connection starts with an empty cache and reads every page it needs from the operating system:
     measured at 1,000,000 events, a search for 'notebook' with its total took 54 ms on a new connection
     against 41 on a used one (counted in one pass). Connections go back to a pool instead, and are shared

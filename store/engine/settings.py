@@ -90,7 +90,7 @@ PASSWORD_LOGIN = Setting(
     'Organization Owners, through /login?break_glass=1.',
 )
 
-# Running it as a service (ui/request_log.py, ui/metrics.py)
+# Running it as a service (ui/ops/request_log.py, ui/ops/metrics.py)
 LOG_FORMAT = Setting(
     'log_format', 'AUDIT_LOG_FORMAT', 'text',
     'The server log on standard error: text (one readable line per entry) or json (one JSON object per line).',

@@ -23,7 +23,7 @@ MAX_LENGTH = {
 MAX_METADATA_BYTES = 16 * 1024
 ALLOWED_CONTROL = '\t\n\r'  # other control characters (NUL above all) are refused
 # The refused control characters as the body of a regular expression's class, written with escapes that
-# Python and JSON Schema (ECMA 262) read alike: the API's schema states the same rule (ui/api_schema.py).
+# Python and JSON Schema (ECMA 262) read alike: the API's schema states the same rule (ui/api/schema.py).
 CONTROL_CLASS = r'\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f'
 _CONTROL = re.compile(f'[{CONTROL_CLASS}]')
 # The form of a timestamp the API's schema documents (RFC 3339 from 1970 on); parse_timestamp also reads
