@@ -16,8 +16,10 @@ from store.write.ingest import AppendResult, Prepared, append_prepared
 BULK_MIN = 50_000
 # Events per transaction of a large load. A transaction's pages stay in SQLite's write-ahead log until it
 # commits and a checkpoint copies them back: seeding 10,000,000 events in one transaction grew the log to
-# 7.0 GB beside a 7.0 GB database. In parts, the log holds about one part's pages.
-PART = 1_000_000
+# 7.0 GB beside a 7.0 GB database. In parts, the log holds about one part's pages, and is cut back after each
+# (store/engine/pools.py WAL_SIZE_LIMIT). Measured seeding 2,000,000 events: 1,000,000 a part peaked at
+# 2.83 GB on disk (log 0.72 GB), 250,000 at 2.25 GB (log 0.18 GB), for 1.87 GB of database and search index.
+PART = 250_000
 
 
 def _secondary_indexes() -> list[tuple[str, str]]:
