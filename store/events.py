@@ -24,6 +24,7 @@ from store.query import (
     select_events,
     trigram_query,
 )
+from store.read_activity import marks_read
 from store.timefmt import from_millis, iso, to_millis
 
 __all__ = ['EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_after', 'count_events', 'event_json', 'events_after',
@@ -86,6 +87,7 @@ def event_json(event: dict[str, Any]) -> dict[str, Any]:
             'workspace': event['workspace'], 'metadata': event['metadata'], 'hash': event['hash']}
 
 
+@marks_read
 def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: int = 0,
                 limit: int = 50) -> EventPage:
     """One page of the events `viewer` may see that match `flt`, with the exact total."""
@@ -96,6 +98,7 @@ def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: i
     return EventPage([_event(row) for row in _rows(viewer, flt, sort, offset, limit, total)], total, offset)
 
 
+@marks_read
 def page_after(viewer: Viewer, flt: EventFilter, cursor: tuple[int, int] | None, limit: int) -> EventPage:
     """Newest-first events strictly older than the keyset `cursor` (ts, seq), with the view's exact total.
 

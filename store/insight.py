@@ -18,6 +18,7 @@ from store.counts import plan, resolution, view_counts
 from store.db import database
 from store.events import COLUMNS, _event
 from store.query import EventFilter, Viewer, rollup_where, select_events
+from store.read_activity import marks_read
 from store.timefmt import from_millis, now_millis, to_millis
 
 __all__ = ['UNIT', 'Bucket', 'Timeline', 'choose_unit', 'find_event', 'policy_summaries', 'timeline',
@@ -48,6 +49,7 @@ class Timeline:
         return sum(bucket.total for bucket in self.buckets)
 
 
+@marks_read
 def timeline(viewer: Viewer, flt: EventFilter, now: int | None = None) -> Timeline:
     """The matching events over time, SUCCESS and FAILED per bar; the bars' sum is `count_events`.
 
