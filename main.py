@@ -88,6 +88,15 @@ def add_stream_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument('--digest', type=int, default=0, metavar='MINUTES',
                      help='chat alerts: at most one message per MINUTES, with the count and the first events')
     add_filter_arguments(add)
+    change = actions.add_parser('change', help="change a stream's destination, format, digest or filter; its "
+                                               'position stays')
+    change.add_argument('name')
+    change.add_argument('--to', default=None, metavar='URL', help="a new destination, as add's --to (the format "
+                                                                  "falls back to the new kind's default)")
+    change.add_argument('--format', choices=('json', 'ocsf', 'slack', 'cef'), default=None)
+    change.add_argument('--digest', type=int, default=None, metavar='MINUTES', help='0 turns the digest off')
+    add_filter_arguments(change)
+    change.add_argument('--every-event', action='store_true', help='drop the filter: the stream takes every event')
     actions.add_parser('list', help='one line per stream: name, state, destination, events delivered, lag')
     for action, text in (('pause', 'stop delivering until resumed'), ('resume', 'deliver again, from where it was'),
                          ('remove', "remove the stream (its history stays in the log)")):
@@ -113,6 +122,8 @@ def cmd_stream(args: argparse.Namespace, url: str) -> int:
                   f'for {stream.filter_text()}.')
             if secret:
                 print(f'secret: {secret}')
+        elif args.stream_command == 'change':
+            change_stream(args, by)
         elif args.stream_command == 'list':
             for stream in streams.list_streams():
                 lag = streams.lag(stream)
@@ -130,6 +141,31 @@ def cmd_stream(args: argparse.Namespace, url: str) -> int:
             stream = change(args.name, by)
             print(f'Stream {stream.name} is {stream.state}.')
     return 0
+
+
+FILTER_OPTIONS = ('search', 'scope', 'category', 'status', 'user', 'workspace')
+
+
+def change_stream(args: argparse.Namespace, by: str) -> None:
+    """`stream change`: the filter options given replace the stream's whole filter (`--every-event` drops it); a
+    webhook's signing secret is printed once when the change made one (a new webhook destination)."""
+    from store import streams
+
+    if args.since or args.until:
+        raise StoreError('a change keeps the stream\'s position: --since and --until do not apply '
+                         '(stream replay NAME --since T resends history)')
+    filtering = any(getattr(args, name) for name in FILTER_OPTIONS)
+    if filtering and args.every_event:
+        raise StoreError('--every-event drops the filter: give it without filter options')
+    if not (filtering or args.every_event or args.to or args.format or args.digest is not None):
+        raise StoreError('nothing to change: give --to, --format, --digest, filter options or --every-event')
+    before = streams.get_stream(args.name)
+    flt = event_filter(args) if filtering else EventFilter() if args.every_event else None
+    stream = streams.change_stream(args.name, by, to=args.to, fmt=args.format, flt=flt, digest_minutes=args.digest)
+    print(f'Changed stream {stream.name} ({stream.format}) to {streams.shown_destination(stream)} '
+          f'for {stream.filter_text()}.')
+    if stream.secret and stream.secret != before.secret:
+        print(f'secret: {stream.secret}')
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
