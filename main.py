@@ -164,8 +164,8 @@ def change_stream(args: argparse.Namespace, by: str) -> None:
     stream = streams.change_stream(args.name, by, to=args.to, fmt=args.format, flt=flt, digest_minutes=args.digest)
     print(f'Changed stream {stream.name} ({stream.format}) to {streams.shown_destination(stream)} '
           f'for {stream.filter_text()}.')
-    if stream.secret and stream.secret != before.secret:
-        print(f'secret: {stream.secret}')
+    if secret := streams.new_secret(before, stream):
+        print(f'secret: {secret}')
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:

@@ -89,7 +89,7 @@ def _change(name: str, by: str, to: str | None, fmt: str, flt: EventFilter, dige
     """Change the stream; the webhook signing secret the change made (a new webhook destination), else None."""
     before = streams.get_stream(name)
     after = streams.change_stream(name, by, to=to, fmt=fmt, flt=flt, digest_minutes=digest)
-    return after.secret if after.secret and after.secret != before.secret else None
+    return streams.new_secret(before, after)
 
 
 class StreamFields:
