@@ -72,12 +72,6 @@ def wait_for_readers(stop: threading.Event, quiet: float, longest: float) -> boo
     return waited
 
 
-def idle_for(seconds: float) -> bool:
-    """Whether no read has been in progress for `seconds`."""
-    with _changed:
-        return _reading == 0 and time.monotonic() - _last_end >= seconds
-
-
 def last_read_ended() -> float:
     """When (time.monotonic()) the last marked read ended; -inf before any."""
     with _changed:

@@ -10,8 +10,9 @@ newest event. Latency: `main.py serve` on a fresh database, a client POSTing R e
 seconds, and for each event the time from the API's 201 to the receiver's arrival (the same machine's clock).
 Readers (--readers): the page's first load (`find_events` of a search, its total counted afresh, as
 bench_store.py times it) in the process that delivers, as the app does, quiet and while the stream catches up the
-backlog (yielding to readers; yielding with full batches; not yielding), the four alternated K times with M reads
-of each search, S seconds apart, per turn; prints p50/p95 of each and the events/s delivered meanwhile.
+backlog (yielding to readers with the default quiet spell and with one a fifth as long; not yielding), the four
+alternated K times with M reads of each search, S seconds apart, per turn; prints p50/p95 of each and the events/s
+delivered meanwhile.
 """
 
 from __future__ import annotations
@@ -158,15 +159,16 @@ def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> N
         _, secret = streams.create_stream('readers', url, None, EventFilter(), 'bench', since=EVERYTHING)
         (receiver / 'secret').write_text(secret)
     searches = {'failed': EventFilter(search='failed'), 'notebook': EventFilter(search='notebook')}
-    # each catch-up condition: (READERS_LONGEST_SECONDS, BATCH_NEAR_READERS); a longest wait of 0 does not yield
-    settings = {'catch-up, yielding': (stream_delivery.READERS_LONGEST_SECONDS, stream_delivery.BATCH_NEAR_READERS),
-                'catch-up, yielding, full batches': (stream_delivery.READERS_LONGEST_SECONDS, stream_delivery.BATCH),
-                'catch-up, not yielding': (0.0, stream_delivery.BATCH)}
+    # each catch-up condition: (READERS_QUIET_SECONDS, READERS_LONGEST_SECONDS); a longest wait of 0 does not yield
+    quiet, longest = stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS
+    settings = {f'catch-up, yielding ({quiet} s quiet)': (quiet, longest),
+                f'catch-up, yielding ({quiet / 5:g} s quiet)': (quiet / 5, longest),
+                'catch-up, not yielding': (quiet, 0.0)}
     conditions = ('quiet', *settings)
     samples: dict[tuple[str, str], list[float]] = {(c, n): [] for c in conditions for n in searches}
     delivered: dict[str, list[float]] = {c: [] for c in conditions[1:]}
     deliverer = stream_delivery.Deliverer('bench-readers')
-    defaults = settings['catch-up, yielding']
+    defaults = quiet, longest
     print(f'readers: {events:,} events, SQLite map {map_mib} MiB; {rounds} turns of {reads} reads of each search '
           f'{gap} s apart per condition, conditions alternated', flush=True)
     with connection():
@@ -177,8 +179,8 @@ def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> N
             for condition in conditions[turn % len(conditions):] + conditions[:turn % len(conditions)]:
                 with connection():
                     if condition != 'quiet':
-                        longest, near = settings[condition]
-                        stream_delivery.READERS_LONGEST_SECONDS, stream_delivery.BATCH_NEAR_READERS = longest, near
+                        stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS = \
+                            settings[condition]
                         if head()[0] - streams.get_stream('readers').position < 500_000:
                             streams.replay_stream('readers', EVERYTHING, 'bench')
                         first = streams.get_stream('readers').position
@@ -199,7 +201,7 @@ def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> N
                         deliverer.stop()
     finally:
         deliverer.stop()
-        stream_delivery.READERS_LONGEST_SECONDS, stream_delivery.BATCH_NEAR_READERS = defaults
+        stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS = defaults
         stop_receiver(process, receiver)
     for name in searches:
         for condition in conditions:

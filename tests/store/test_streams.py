@@ -257,26 +257,6 @@ def test_nonstop_reading_slows_a_catch_up_but_never_stops_it_and_live_events_do_
             assert read_activity.waiting() == 0
 
 
-def test_batches_are_smaller_while_reads_are_recent(add_events, monkeypatch) -> None:
-    monkeypatch.setattr(stream_delivery, 'BATCH', 20)
-    monkeypatch.setattr(stream_delivery, 'BATCH_NEAR_READERS', 5)
-    monkeypatch.setattr(stream_delivery, 'READERS_RECENT_SECONDS', 600.0)
-    monkeypatch.setattr(stream_delivery, 'READERS_QUIET_SECONDS', 0.0)
-    with running_receiver() as receiver:
-        _, receiver.secret = streams.create_stream('hook', receiver.url, None, SERVICE, 'owner@acme.io')
-        add_events(*many(30))
-        with read_activity.reading():
-            pass  # a page was read just now
-        with delivering():
-            assert receiver.wait_for(30) == [f'ev-{i:04d}' for i in range(30)]
-        assert [len(body['events']) for body in receiver.bodies] == [5] * 6
-        monkeypatch.setattr(stream_delivery, 'READERS_RECENT_SECONDS', 0.0)  # no read for that long: full batches
-        add_events(*[event(id=f'more-{i:02d}') for i in range(30)])
-        with delivering():
-            receiver.wait_for(60)
-        assert [len(body['events']) for body in receiver.bodies[6:]] == [20, 10]
-
-
 def test_the_doors_reads_are_marked(add_events) -> None:
     add_events(*many(3))
     org, every = Viewer.organization(), EventFilter()
