@@ -75,8 +75,9 @@ def receive(port_file: str, secret_file: str, log_file: str) -> None:
     server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
 
     def finish(*_: object) -> None:
-        with open(log_file, 'w') as out:
-            out.writelines(f'{t:.6f} {i}\n' for t, i in arrivals)
+        if log_file != '-':
+            with open(log_file, 'w') as out:
+                out.writelines(f'{t:.6f} {i}\n' for t, i in arrivals)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, finish)
