@@ -86,6 +86,15 @@ def add_stream_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument('--digest', type=int, default=0, metavar='MINUTES',
                      help='chat alerts: at most one message per MINUTES, with the count and the first events')
     add_filter_arguments(add)
+    change = actions.add_parser('change', help="change a stream's destination, format, digest or filter; its "
+                                               'position stays')
+    change.add_argument('name')
+    change.add_argument('--to', default=None, metavar='URL', help="a new destination, as add's --to (the format "
+                                                                  "falls back to the new kind's default)")
+    change.add_argument('--format', choices=('json', 'ocsf', 'slack', 'cef'), default=None)
+    change.add_argument('--digest', type=int, default=None, metavar='MINUTES', help='0 turns the digest off')
+    add_filter_arguments(change)
+    change.add_argument('--every-event', action='store_true', help='drop the filter: the stream takes every event')
     actions.add_parser('list', help='one line per stream: name, state, destination, events delivered, lag')
     for action, text in (('pause', 'stop delivering until resumed'), ('resume', 'deliver again, from where it was'),
                          ('remove', "remove the stream (its history stays in the log)")):

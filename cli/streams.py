@@ -1,4 +1,4 @@
-"""`main.py stream ...`: add, list, pause, resume, replay and remove streams (store/streams/registry.py)."""
+"""`main.py stream ...`: add, change, list, pause, resume, replay and remove streams (store/streams/registry.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import argparse
 from cli.arguments import event_filter, parse_time
 from store.engine.db import StoreError, connection
 from store.lifecycle.opening import open_database
+from store.read.events import EventFilter
+from store.streams import registry as streams
 
 
 def cmd_stream(args: argparse.Namespace, url: str) -> int:
-    from store.streams import registry as streams
-
     by = 'command line'
     open_database(url)
     with connection():
@@ -25,6 +25,8 @@ def cmd_stream(args: argparse.Namespace, url: str) -> int:
                   f'for {stream.filter_text()}.')
             if secret:
                 print(f'secret: {secret}')
+        elif args.stream_command == 'change':
+            change_stream(args, by)
         elif args.stream_command == 'list':
             for stream in streams.list_streams():
                 lag = streams.lag(stream)
@@ -42,3 +44,26 @@ def cmd_stream(args: argparse.Namespace, url: str) -> int:
             stream = change(args.name, by)
             print(f'Stream {stream.name} is {stream.state}.')
     return 0
+
+
+FILTER_OPTIONS = ('search', 'scope', 'category', 'status', 'user', 'workspace')
+
+
+def change_stream(args: argparse.Namespace, by: str) -> None:
+    """`stream change`: the filter options given replace the stream's whole filter (`--every-event` drops it); a
+    webhook's signing secret is printed once when the change made one (a new webhook destination)."""
+    if args.since or args.until:
+        raise StoreError('a change keeps the stream\'s position: --since and --until do not apply '
+                         '(stream replay NAME --since T resends history)')
+    filtering = any(getattr(args, name) for name in FILTER_OPTIONS)
+    if filtering and args.every_event:
+        raise StoreError('--every-event drops the filter: give it without filter options')
+    if not (filtering or args.every_event or args.to or args.format or args.digest is not None):
+        raise StoreError('nothing to change: give --to, --format, --digest, filter options or --every-event')
+    before = streams.get_stream(args.name)
+    flt = event_filter(args) if filtering else EventFilter() if args.every_event else None
+    stream = streams.change_stream(args.name, by, to=args.to, fmt=args.format, flt=flt, digest_minutes=args.digest)
+    print(f'Changed stream {stream.name} ({stream.format}) to {streams.shown_destination(stream)} '
+          f'for {stream.filter_text()}.')
+    if secret := streams.new_secret(before, stream):
+        print(f'secret: {secret}')

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ class Receiver:
         self.bad_signatures = 0
         self.refused = 0  # requests answered with an error, stalled or dropped
         self.arrived = threading.Condition(self.lock)
+        self.connections: set[socket.socket] = set()  # open client connections (kept alive between requests)
         self._listen(0)
 
     def _listen(self, port: int) -> None:
@@ -35,10 +37,17 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def go_down(self) -> None:
-        """Stop listening: connections are refused until `come_back`."""
+        """Stop listening and drop the open connections: connections are refused until `come_back`."""
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+        with self.lock:
+            open_connections, self.connections = list(self.connections), set()
+        for connection in open_connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed by the client meanwhile
 
     def come_back(self) -> None:
         self._listen(self.server.server_address[1])
@@ -85,6 +94,16 @@ class Receiver:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver.connections.add(self.connection)
+
+            def finish(self) -> None:
+                with receiver.lock:
+                    receiver.connections.discard(self.connection)
+                super().finish()
 
             def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
                 body = self.rfile.read(int(self.headers.get('Content-Length', 0)))

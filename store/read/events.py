@@ -17,6 +17,7 @@ from typing import Any
 from store.engine.db import database, stream
 from store.engine.timefmt import from_millis, iso, to_millis
 from store.ledger import chain
+from store.read.activity import marks_read
 from store.read.counts import count_events
 from store.read.planner import execute, plan_page
 from store.read.query import EventFilter, Viewer, select_events
@@ -49,6 +50,7 @@ def event_json(event: dict[str, Any]) -> dict[str, Any]:
             'workspace': event['workspace'], 'metadata': event['metadata'], 'hash': event['hash']}
 
 
+@marks_read
 def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: int = 0,
                 limit: int = 50) -> EventPage:
     """One page of the events `viewer` may see that match `flt`, with the exact total."""
@@ -60,6 +62,7 @@ def find_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(), offset: i
     return EventPage([_event(row) for row in execute(plan)], total, offset)
 
 
+@marks_read
 def page_after(viewer: Viewer, flt: EventFilter, cursor: tuple[int, int] | None, limit: int) -> EventPage:
     """Newest-first events strictly older than the keyset `cursor` (ts, seq), with the view's exact total.
 

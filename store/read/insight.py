@@ -16,6 +16,7 @@ from store.derived import rollup
 from store.engine.db import database
 from store.engine.timefmt import from_millis, now_millis, to_millis
 from store.ledger.buckets import DAY, SPANS, UNIT, Unit, choose_unit
+from store.read.activity import marks_read
 from store.read.counts import plan, resolution, view_counts
 from store.read.events import COLUMNS, _event
 from store.read.query import EventFilter, Viewer, rollup_where, select_events
@@ -48,6 +49,7 @@ class Timeline:
         return sum(bucket.total for bucket in self.buckets)
 
 
+@marks_read
 def timeline(viewer: Viewer, flt: EventFilter, now: int | None = None) -> Timeline:
     """The matching events over time, SUCCESS and FAILED per bar; the bars' sum is `count_events`.
 

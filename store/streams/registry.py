@@ -272,6 +272,11 @@ def change_stream(name: str, by: str, *, to: str | None = None, fmt: str | None 
     return get_stream(name)
 
 
+def new_secret(before: Stream, after: Stream) -> str | None:
+    """The signing secret a change made (a new webhook destination), to be shown once; None when it kept its own."""
+    return after.secret if after.secret and after.secret != before.secret else None
+
+
 def remove_stream(name: str, by: str) -> None:
     """Remove a stream; the events recording its history stay in the log."""
     with write_transaction():

@@ -1,11 +1,18 @@
-"""Stream delivery figures: throughput from a backlog to a loopback webhook, and latency under live ingestion.
+"""Stream delivery figures: throughput from a backlog to a loopback webhook, latency under live ingestion, and
+the page's reads while a stream catches up.
 
     .venv/bin/python -m tests.benchmarks.bench_streams [--events N] [--latency-seconds S] [--rate R]
+    .venv/bin/python -m tests.benchmarks.bench_streams --readers [--rounds K] [--reads M] [--gap S]
 
 Throughput: a copy of the benchmark database (tests/benchmarks/common.py, N events), a stream replaying all of it
 to a receiver in another process (which checks each signature), timed until the stream's position reaches the
 newest event. Latency: `main.py serve` on a fresh database, a client POSTing R events/s through the API for S
 seconds, and for each event the time from the API's 201 to the receiver's arrival (the same machine's clock).
+Readers (--readers): the page's first load (`find_events` of a search, its total counted afresh, as
+bench_store.py times it) in the process that delivers, as the app does, quiet and while the stream catches up the
+backlog (yielding to readers with the default quiet spell and with one a fifth as long; not yielding), the four
+alternated K times with M reads of each search, S seconds apart, per turn; prints p50/p95 of each and the events/s
+delivered meanwhile.
 """
 
 from __future__ import annotations
@@ -28,7 +35,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.benchmarks.common import ROOT, bench_database, p50_p95
+from store.derived.search_file import path_for
+from tests.benchmarks.common import ROOT, bench_database, open_as_server, p50_p95
+
+EVERYTHING = datetime(1970, 1, 2, tzinfo=UTC)  # a replay from here resends the whole backlog
 
 
 def receive(port_file: str, secret_file: str, log_file: str) -> None:
@@ -54,7 +64,7 @@ def receive(port_file: str, secret_file: str, log_file: str) -> None:
             secret = secrets[0]
             good = hmac.compare_digest(self.headers.get('X-Audit-Signature', ''),
                                        'sha256=' + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest())
-            if good:
+            if good and log_file != '-':
                 ids = [e['id'] for e in json.loads(body)['events']]
                 with lock:
                     arrivals.extend((now, i) for i in ids)
@@ -65,8 +75,9 @@ def receive(port_file: str, secret_file: str, log_file: str) -> None:
     server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
 
     def finish(*_: object) -> None:
-        with open(log_file, 'w') as out:
-            out.writelines(f'{t:.6f} {i}\n' for t, i in arrivals)
+        if log_file != '-':
+            with open(log_file, 'w') as out:
+                out.writelines(f'{t:.6f} {i}\n' for t, i in arrivals)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, finish)
@@ -74,12 +85,13 @@ def receive(port_file: str, secret_file: str, log_file: str) -> None:
     server.serve_forever()
 
 
-def start_receiver(folder: Path) -> tuple[subprocess.Popen, str, Path]:
-    """The receiver process, its URL, and the file to write the stream's secret to."""
+def start_receiver(folder: Path, record: bool = True) -> tuple[subprocess.Popen, str, Path]:
+    """The receiver process, its URL, and the file to write the stream's secret to; without `record` it only
+    acknowledges (for runs that resend millions of events)."""
     folder.mkdir(exist_ok=True)
     port_file, log_file = folder / 'port', folder / 'arrivals.txt'
     process = subprocess.Popen([sys.executable, '-m', 'tests.benchmarks.bench_streams', '--receiver', str(port_file),
-                                str(folder / 'secret'), str(log_file)], cwd=ROOT)
+                                str(folder / 'secret'), str(log_file) if record else '-'], cwd=ROOT)
     while not port_file.exists() or not port_file.read_text():
         time.sleep(0.05)
     return process, f'http://127.0.0.1:{port_file.read_text()}/hook', folder
@@ -90,10 +102,22 @@ def stop_receiver(process: subprocess.Popen, folder: Path) -> dict[str, float]:
     process.wait(30)
     log_file = folder / 'arrivals.txt'
     arrivals: dict[str, float] = {}
+    if not log_file.exists():
+        return arrivals
     for line in log_file.read_text().splitlines():
         moment, event_id = line.split(' ', 1)
         arrivals.setdefault(event_id, float(moment))
     return arrivals
+
+
+def backlog_copy(events: int, folder: Path) -> str:
+    """A copy of the benchmark database and its search file (the streams write to it); its URL."""
+    source = bench_database(events).removeprefix('sqlite:///')
+    copy = folder / 'streams.db'
+    for original, target in ((source, copy), (path_for(source), path_for(copy))):
+        with closing(sqlite3.connect(original)) as src, closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+    return f'sqlite:///{copy}'
 
 
 def throughput(events: int, folder: Path) -> None:
@@ -104,15 +128,11 @@ def throughput(events: int, folder: Path) -> None:
     from store.streams import registry as streams
     from store.streams.delivery import Deliverer
 
-    source = bench_database(events).removeprefix('sqlite:///')
-    copy = folder / 'streams.db'
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(copy)) as dst:
-        src.backup(dst)
-    open_database(f'sqlite:///{copy}')
+    open_database(backlog_copy(events, folder))
     process, url, receiver = start_receiver(folder / 'backlog')
     with connection():
         _, secret = streams.create_stream('bench', url, None, EventFilter(), 'bench',
-                                          since=datetime(1970, 1, 2, tzinfo=UTC))
+                                          since=EVERYTHING)
         (receiver / 'secret').write_text(secret)
         last = head()[0]
     deliverer = Deliverer('bench')
@@ -126,6 +146,75 @@ def throughput(events: int, folder: Path) -> None:
     arrivals = stop_receiver(process, receiver)
     print(f'throughput: {last:,} events delivered in {elapsed:.1f} s = {last / elapsed:,.0f} events/s '
           f'({len(arrivals):,} distinct ids received)')
+    close_database()
+
+
+def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> None:
+    from store.engine.db import connection
+    from store.ledger.chain import head
+    from store.lifecycle.opening import close_database
+    from store.read import counts
+    from store.read.events import EventFilter, Viewer, find_events
+    from store.streams import delivery as stream_delivery
+    from store.streams import registry as streams
+
+    map_mib = open_as_server(backlog_copy(events, folder))
+    process, url, receiver = start_receiver(folder / 'readers', record=False)
+    with connection():
+        _, secret = streams.create_stream('readers', url, None, EventFilter(), 'bench', since=EVERYTHING)
+        (receiver / 'secret').write_text(secret)
+    searches = {'failed': EventFilter(search='failed'), 'notebook': EventFilter(search='notebook')}
+    # each catch-up condition: (READERS_QUIET_SECONDS, READERS_LONGEST_SECONDS); a longest wait of 0 does not yield
+    quiet, longest = stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS
+    settings = {f'catch-up, yielding ({quiet} s quiet)': (quiet, longest),
+                f'catch-up, yielding ({quiet / 5:g} s quiet)': (quiet / 5, longest),
+                'catch-up, not yielding': (quiet, 0.0)}
+    conditions = ('quiet', *settings)
+    samples: dict[tuple[str, str], list[float]] = {(c, n): [] for c in conditions for n in searches}
+    delivered: dict[str, list[float]] = {c: [] for c in conditions[1:]}
+    deliverer = stream_delivery.Deliverer('bench-readers')
+    defaults = quiet, longest
+    print(f'readers: {events:,} events, SQLite map {map_mib} MiB; {rounds} turns of {reads} reads of each search '
+          f'{gap} s apart per condition, conditions alternated', flush=True)
+    with connection():
+        for flt in searches.values():  # warm, as a page that served these searches before
+            find_events(Viewer.organization(), flt, limit=50)
+    try:
+        for turn in range(rounds):
+            for condition in conditions[turn % len(conditions):] + conditions[:turn % len(conditions)]:
+                with connection():
+                    if condition != 'quiet':
+                        stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS = \
+                            settings[condition]
+                        if head()[0] - streams.get_stream('readers').position < 500_000:
+                            streams.replay_stream('readers', EVERYTHING, 'bench')
+                        first = streams.get_stream('readers').position
+                        deliverer.start()
+                        while streams.get_stream('readers').position < first + 5 * stream_delivery.BATCH:
+                            time.sleep(0.05)  # delivering
+                        began, first = time.perf_counter(), streams.get_stream('readers').position
+                    for _ in range(reads):
+                        for name, flt in searches.items():
+                            time.sleep(gap)
+                            counts._kept.clear()  # the first load: the total counted afresh
+                            started = time.perf_counter()
+                            find_events(Viewer.organization(), flt, limit=50)
+                            samples[condition, name].append((time.perf_counter() - started) * 1000)
+                    if condition != 'quiet':
+                        moved = streams.get_stream('readers').position - first
+                        delivered[condition].append(moved / (time.perf_counter() - began))
+                        deliverer.stop()
+    finally:
+        deliverer.stop()
+        stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS = defaults
+        stop_receiver(process, receiver)
+    for name in searches:
+        for condition in conditions:
+            p50, p95 = p50_p95(samples[condition, name])
+            rate = delivered.get(condition)
+            extra = f'; delivering {sorted(rate)[len(rate) // 2]:,.0f} events/s (median of turns)' if rate else ''
+            print(f"  search '{name}', {condition:<32} p50 {p50:5.0f} ms  p95 {p95:5.0f} ms  "
+                  f'({len(samples[condition, name])} reads){extra}', flush=True)
     close_database()
 
 
@@ -177,10 +266,18 @@ def main() -> None:
     parser.add_argument('--events', type=int, default=1_000_000)
     parser.add_argument('--latency-seconds', type=int, default=20)
     parser.add_argument('--rate', type=int, default=1000)
+    parser.add_argument('--readers', action='store_true', help='the page\'s reads quiet and during a catch-up')
+    parser.add_argument('--rounds', type=int, default=6)
+    parser.add_argument('--reads', type=int, default=5)
+    parser.add_argument('--gap', type=float, default=0.5)
     parser.add_argument('--receiver', nargs=3, metavar=('PORT_FILE', 'SECRET_FILE', 'LOG'))
     args = parser.parse_args()
     if args.receiver:
         receive(*args.receiver)
+        return
+    if args.readers:
+        with tempfile.TemporaryDirectory() as folder:
+            readers(args.events, args.rounds, args.reads, args.gap, Path(folder))
         return
     with tempfile.TemporaryDirectory() as folder:
         throughput(args.events, Path(folder))

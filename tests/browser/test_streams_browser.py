@@ -1,5 +1,5 @@
 """Streams with real server processes: the browser flow in Chromium (stream this view, see it deliver, pause,
-resume), and a server killed with SIGKILL mid-batch then restarted (nothing lost, order kept)."""
+resume, edit), and a server killed with SIGKILL mid-batch then restarted (nothing lost, order kept)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from store.read.events import EventFilter, Viewer, events_after
+from store.read.events import EventFilter, Viewer, events_after, find_events
 from store.streams import registry as streams
 from tests.browser.conftest import log_in, start_server, stop_server
 from tests.conftest import OWNER, event
@@ -18,7 +18,7 @@ from tests.stream_receiver import running_receiver
 QUICK_LEASE = {'AUDIT_STREAM_LEASE_SECONDS': '2'}
 
 
-def test_stream_this_view_delivers_pauses_and_resumes(accounts, add_events, database_url: str, tmp_path: Path,
+def test_stream_this_view_delivers_pauses_resumes_and_edits(accounts, add_events, database_url: str, tmp_path: Path,
                                                       page: Page) -> None:
     with running_receiver() as receiver:
         server = start_server(database_url, tmp_path / 'server.log')
@@ -50,6 +50,20 @@ def test_stream_this_view_delivers_pauses_and_resumes(accounts, add_events, data
             page.get_by_role('button', name='Resume billing-failures').click()
             assert receiver.wait_for(3) == ['b1', 'b2', 'b3']
             expect(row.locator('td').nth(9)).to_have_text('3', timeout=15_000)
+
+            page.get_by_role('button', name='Edit billing-failures').click()
+            dialog = page.get_by_role('dialog')
+            expect(dialog).to_contain_text('Edit stream "billing-failures"')
+            dialog.get_by_label('Search').fill('declined')
+            dialog.get_by_role('button', name='Save changes').click()
+            expect(dialog).to_be_hidden()
+            expect(row).to_contain_text('search: declined, scope: Billing, status: FAILED')
+            add_events(event(id='b4', scope='Billing', category='Payment', status='FAILED', description='card ok'),
+                       event(id='b5', scope='Billing', category='Payment', status='FAILED',
+                             description='card declined'))
+            assert receiver.wait_for(4) == ['b1', 'b2', 'b3', 'b5']  # the changed filter, from where it was
+            change = find_events(Viewer.organization(), EventFilter(search='Changed stream billing-failures'))
+            assert [(e['user'], e['action']) for e in change.events] == [(OWNER[0], 'Change Stream')]
             assert receiver.bad_signatures == 0
         finally:
             stop_server(server)

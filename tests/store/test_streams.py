@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 
 from store.engine.db import StoreError, database
-from store.read.events import EventFilter, Viewer, events_after, find_events
+from store.read import activity as read_activity
+from store.read.events import EventFilter, Viewer, events_after, find_events, page_after
+from store.read.insight import timeline
 from store.streams import delivery as stream_delivery
 from store.streams import registry as streams
 from store.streams.delivery import Deliverer, backoff_seconds, send_test, take_lease
@@ -221,6 +223,50 @@ def test_two_deliverers_deliver_each_batch_once(add_events) -> None:
             ids = receiver.wait_for(40)
         assert ids == [f'ev-{i:04d}' for i in range(40)]
         assert len(receiver.events()) == 40  # no duplicates: one holder at a time
+
+
+def test_a_catching_up_stream_starts_no_batch_while_a_read_is_in_progress(add_events, monkeypatch) -> None:
+    monkeypatch.setattr(stream_delivery, 'BATCH', 10)
+    monkeypatch.setattr(stream_delivery, 'READERS_LONGEST_SECONDS', 600.0)
+    with running_receiver() as receiver:
+        _, receiver.secret = streams.create_stream('hook', receiver.url, None, SERVICE, 'owner@acme.io')
+        add_events(*many(45))
+        with ExitStack() as page_read:
+            page_read.enter_context(read_activity.reading())  # a page's read, in progress until closed
+            with delivering():
+                wait_until(lambda: read_activity.waiting() == 1)  # the first batch was full: it waits
+                time.sleep(0.5)  # room for more batches, were it not waiting
+                assert [e['id'] for e in receiver.events()] == [f'ev-{i:04d}' for i in range(10)]
+                assert read_activity.waiting() == 1
+                page_read.close()  # the read ends: the catch-up goes on
+                ids = receiver.wait_for(45)
+        assert ids == [f'ev-{i:04d}' for i in range(45)] and len(receiver.events()) == 45
+        assert streams.get_stream('hook').position == receiver.events()[-1]['position']
+
+
+def test_nonstop_reading_slows_a_catch_up_but_never_stops_it_and_live_events_do_not_wait(add_events,
+                                                                                      monkeypatch) -> None:
+    monkeypatch.setattr(stream_delivery, 'BATCH', 10)
+    monkeypatch.setattr(stream_delivery, 'READERS_LONGEST_SECONDS', 0.05)
+    with running_receiver() as receiver:
+        _, receiver.secret = streams.create_stream('hook', receiver.url, None, SERVICE, 'owner@acme.io')
+        add_events(*many(35))
+        with read_activity.reading(), delivering():
+            assert receiver.wait_for(35) == [f'ev-{i:04d}' for i in range(35)]
+            monkeypatch.setattr(stream_delivery, 'READERS_LONGEST_SECONDS', 600.0)
+            add_events(*[event(id=f'live-{i}') for i in range(3)])  # less than a batch: not catching up
+            assert receiver.wait_for(38)[35:] == ['live-0', 'live-1', 'live-2']
+            assert read_activity.waiting() == 0
+
+
+def test_the_doors_reads_are_marked(add_events) -> None:
+    add_events(*many(3))
+    org, every = Viewer.organization(), EventFilter()
+    for read in (lambda: find_events(org, every), lambda: page_after(org, every, None, 10),
+                 lambda: timeline(org, every)):
+        before = read_activity.last_read_ended()
+        read()
+        assert read_activity.last_read_ended() > before
 
 
 def test_send_test_delivers_one_synthetic_event_without_moving_the_position(add_events) -> None:

@@ -1,4 +1,4 @@
-"""The Streams page (Organization Owners only): each stream's state, lag and delivery record; add, pause,
+"""The Streams page (Organization Owners only): each stream's state, lag and delivery record; add, edit, pause,
 resume, replay from a time, send a test event, remove. The Audit Logs page's "Stream this view" opens it with
 the add form filled from that page's filters."""
 
@@ -38,6 +38,8 @@ ACTIONS_SLOT = '''
                @click="$parent.$emit('pause', props.row.name)" />
         <q-btn v-else flat dense label="Resume" :aria-label="'Resume ' + props.row.name"
                @click="$parent.$emit('resume', props.row.name)" />
+        <q-btn flat dense label="Edit" :aria-label="'Edit ' + props.row.name"
+               @click="$parent.$emit('edit', props.row.name)" />
         <q-btn flat dense label="Replay" :aria-label="'Replay ' + props.row.name"
                @click="$parent.$emit('replay', props.row.name)" />
         <q-btn flat dense label="Send test" :aria-label="'Send test to ' + props.row.name"
@@ -76,6 +78,53 @@ def _test(name: str) -> str:
     return send_test(streams.get_stream(name))
 
 
+def _change(name: str, by: str, to: str | None, fmt: str, flt: EventFilter, digest: int) -> str | None:
+    """Change the stream; the webhook signing secret the change made (a new webhook destination), else None."""
+    before = streams.get_stream(name)
+    after = streams.change_stream(name, by, to=to, fmt=fmt, flt=flt, digest_minutes=digest)
+    return streams.new_secret(before, after)
+
+
+class StreamFields:
+    """The inputs the add form and the edit dialog share: destination, format, digest, and the page's filters."""
+
+    def __init__(self, flt: EventFilter, workspaces: list[str]) -> None:
+        self.flt, self.workspaces = flt, workspaces
+
+    def destination(self, *, fmt: str = 'json', digest: int = 0, keep: str | None = None) -> None:
+        """Destination URL, format and digest, in the caller's row; with `keep` an empty URL keeps that one."""
+        hint = 'https:// or http:// (loopback) webhook, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT, ' \
+               'file:///PATH.jsonl'
+        self.to = ui.input('Destination URL', placeholder=f'unchanged: {keep}' if keep
+                           else 'https://siem.example.com/hook').classes('grow').tooltip(hint)
+        self.fmt = ui.select(FORMATS, label='Format', value=fmt).classes('w-48')
+        self.digest = ui.number('Digest (minutes)', value=digest, min=0, precision=0).classes('w-36') \
+            .tooltip('Chat alerts: at most one message per N minutes (0: one per event)')
+
+    def filters(self) -> None:
+        """The filter's inputs, in a row of their own."""
+        flt, workspaces = self.flt, self.workspaces
+        with ui.row().classes('w-full items-start gap-3'):
+            self.scope = ui.select({None: '', **{s: s for s in taxonomy.SCOPES}}, label='Scope',
+                                   value=flt.scope).classes('w-40')
+            self.category = ui.select({None: '', **{c: c for c in taxonomy.all_categories()}}, label='Category',
+                                      value=flt.category).classes('w-40')
+            self.status = ui.select({None: '', 'SUCCESS': 'SUCCESS', 'FAILED': 'FAILED'}, label='Status',
+                                    value=flt.status).classes('w-32')
+            self.search = ui.input('Search', value=flt.search).classes('w-40')
+            self.user = ui.input('User', value=flt.user or '').classes('w-48')
+            self.workspace = ui.select({None: '', **{w: w for w in workspaces}}, label='Workspace',
+                                       value=flt.workspace if flt.workspace in workspaces else None).classes('w-40')
+
+    def filter(self) -> EventFilter:
+        return EventFilter(search=self.search.value or '', scope=self.scope.value, category=self.category.value,
+                           status=self.status.value, user=(self.user.value or '').strip() or None,
+                           workspace=self.workspace.value)
+
+    def digest_minutes(self) -> int:
+        return int(self.digest.value or 0)
+
+
 class StreamsView:
     def __init__(self, account: Account, rows: list[dict[str, Any]], prefill: EventFilter,
                  workspaces: list[str]) -> None:
@@ -89,10 +138,12 @@ class StreamsView:
         self.table = ui.table(columns=COLUMNS, rows=rows, row_key='name').props('wrap-cells flat bordered') \
             .classes('w-full').mark('streams')
         self.table.add_slot('body-cell-actions', ACTIONS_SLOT)
-        for action, handler in (('pause', self.pause), ('resume', self.resume), ('replay', self.ask_replay),
+        for action, handler in (('pause', self.pause), ('resume', self.resume), ('edit', self.ask_edit),
+                                ('replay', self.ask_replay),
                                 ('test', self.send_test), ('remove', self.ask_remove)):
             self.table.on(action, lambda e, handler=handler: handler(e.args))
         self._show(rows)
+        self.workspaces = workspaces
         self.add_form(prefill, workspaces)
         ui.timer(REFRESH_SECONDS, self.refresh)
 
@@ -121,6 +172,48 @@ class StreamsView:
 
     async def resume(self, name: str) -> None:
         await self._change(streams.resume_stream, name, f'Resumed {name}')
+
+    async def ask_edit(self, name: str) -> None:
+        try:
+            stream = await db.call(streams.get_stream, name)
+        except StoreError as exc:
+            ui.notify(str(exc), type='negative')
+            return
+        with ui.dialog() as dialog, ui.card().classes('w-full max-w-4xl').mark('edit-stream'):
+            ui.label(f'Edit stream "{name}"').classes('text-lg font-semibold')
+            ui.label('Its position stays: the change applies to the events it has not delivered yet (Replay '
+                     'resends history). Leave the URL empty to keep the destination.').classes(f'text-sm {theme.MUTED}')
+            fields = StreamFields(stream.filter, self.workspaces)
+            with ui.row().classes('w-full items-start gap-3'):
+                fields.destination(fmt=stream.format, digest=stream.digest_minutes,
+                                   keep=streams.shown_destination(stream))
+            fields.filters()
+            error = ui.label('').classes('text-negative text-sm').mark('edit-error')
+            shown = ui.column().classes('w-full')
+
+            async def save() -> None:
+                try:
+                    secret = await db.call(_change, name, self.account.email, (fields.to.value or '').strip() or None,
+                                           fields.fmt.value, fields.filter(), fields.digest_minutes())
+                except StoreError as exc:
+                    error.set_text(str(exc))
+                    return
+                ui.notify(f'Changed {name}', type='positive')
+                self.refresh_soon()
+                if not secret:
+                    dialog.close()
+                    return
+                error.set_text('')
+                show_secret_once(shown, f'Signing secret of "{name}": copy it now, it is not shown again.',
+                                 'Signing secret', secret, 'new-secret')
+                buttons.clear()
+                with buttons:
+                    ui.button('Close', on_click=dialog.close).props('flat')
+
+            with ui.row().classes('justify-end w-full') as buttons:
+                ui.button('Cancel', on_click=dialog.close).props('flat')
+                ui.button('Save changes', on_click=save)
+        dialog.open()
 
     def ask_replay(self, name: str) -> None:
         with ui.dialog() as dialog, ui.card():
@@ -167,37 +260,19 @@ class StreamsView:
     def add_form(self, prefill: EventFilter, workspaces: list[str]) -> None:
         with ui.card().classes('w-full max-w-4xl').mark('add-stream'):
             ui.label('Add a stream').classes('text-lg font-semibold')
+            fields = StreamFields(prefill, workspaces)
             with ui.row().classes('w-full items-start gap-3'):
                 name = ui.input('Stream name').props('autocomplete=off').classes('w-56')
-                to = ui.input('Destination URL', placeholder='https://siem.example.com/hook').classes('grow') \
-                    .tooltip('https:// or http:// (loopback) webhook, syslog+tcp://HOST:PORT, '
-                             'syslog+tls://HOST:PORT, file:///PATH.jsonl')
-                fmt = ui.select(FORMATS, label='Format', value='json').classes('w-48')
-                digest = ui.number('Digest (minutes)', value=0, min=0, precision=0).classes('w-36') \
-                    .tooltip('Chat alerts: at most one message per N minutes (0: one per event)')
-            with ui.row().classes('w-full items-start gap-3'):
-                scope = ui.select({None: '', **{s: s for s in taxonomy.SCOPES}}, label='Scope',
-                                  value=prefill.scope).classes('w-40')
-                category = ui.select({None: '', **{c: c for c in taxonomy.all_categories()}}, label='Category',
-                                     value=prefill.category).classes('w-40')
-                status = ui.select({None: '', 'SUCCESS': 'SUCCESS', 'FAILED': 'FAILED'}, label='Status',
-                                   value=prefill.status).classes('w-32')
-                search = ui.input('Search', value=prefill.search).classes('w-40')
-                user = ui.input('User', value=prefill.user or '').classes('w-48')
-                workspace = ui.select({None: '', **{w: w for w in workspaces}}, label='Workspace',
-                                      value=prefill.workspace if prefill.workspace in workspaces else None) \
-                    .classes('w-40')
+                fields.destination()
+            fields.filters()
             error = ui.label('').classes('text-negative text-sm').mark('stream-error')
             shown = ui.column().classes('w-full')
 
             async def create() -> None:
-                flt = EventFilter(search=search.value or '', scope=scope.value, category=category.value,
-                                  status=status.value, user=(user.value or '').strip() or None,
-                                  workspace=workspace.value)
                 try:
-                    stream, secret = await db.call(streams.create_stream, name.value or '', to.value or '',
-                                                   fmt.value, flt, self.account.email,
-                                                   digest_minutes=int(digest.value or 0))
+                    stream, secret = await db.call(streams.create_stream, name.value or '', fields.to.value or '',
+                                                   fields.fmt.value, fields.filter(), self.account.email,
+                                                   digest_minutes=fields.digest_minutes())
                 except StoreError as exc:
                     error.set_text(str(exc))
                     return
