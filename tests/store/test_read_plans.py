@@ -1,0 +1,122 @@
+"""The planner's other ways to a page, on both engines: whichever way answers, and whichever wins a race
+(store/race.py), a page is exactly the slice of the plain order."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+
+from store import events as events_module
+from store.db import database
+from store.events import EventFilter, Sort, Viewer, find_events, iter_events
+from store.race import first_done
+from tests.conftest import event, utc
+
+ORG = Viewer.organization()
+ALPHA = Viewer.of_workspaces('a', {'alpha'})
+
+ENDLESS = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n'
+FINITE = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) FROM n'
+
+
+def _run(sql: str, ended: list | None = None):
+    def run():
+        try:
+            return database.execute_sql(sql).fetchone()[0]
+        finally:
+            if ended is not None:
+                ended.append(sql)
+    return run
+
+
+def test_a_race_takes_the_other_way_when_this_one_does_not_end(engine):
+    assert first_done(_run(ENDLESS), _run(FINITE), seconds=600, head_start=0.01) == 300000
+    assert database.execute_sql(FINITE).fetchone() == (300000,)  # nothing left behind to stop it
+
+
+def test_a_race_stops_the_other_way_once_this_one_is_done(engine):
+    ended: list[str] = []
+    assert first_done(_run(FINITE), _run(ENDLESS, ended), seconds=600, head_start=0) == 300000
+    for _ in range(1000):  # the endless one is stopped, not left running in a helper thread
+        if ended:
+            break
+        threading.Event().wait(0.01)
+    assert ended == [ENDLESS]
+    calls: list[str] = []
+    assert first_done(lambda: 'here', lambda: calls.append('elsewhere'), seconds=600, head_start=600) == 'here'
+    assert calls == []
+
+
+def test_a_race_out_of_time_in_a_transaction_takes_the_other_way_there_and_keeps_its_writes(engine):
+    """Another connection would not see the transaction's own writes; the stopped way leaves them in place."""
+    with database.atomic():
+        database.execute_sql("INSERT INTO meta (key, value) VALUES ('unseen', 'elsewhere')")
+        count = _run("SELECT count(*) FROM meta WHERE key = 'unseen'")
+        assert first_done(_run(ENDLESS), count, seconds=0.05, head_start=0) == 1
+        assert database.execute_sql("SELECT value FROM meta WHERE key = 'unseen'").fetchone() == ('elsewhere',)
+    assert database.execute_sql("SELECT value FROM meta WHERE key = 'unseen'").fetchone() == ('elsewhere',)
+
+
+def test_a_race_passes_on_an_error_of_this_way(engine):
+    with pytest.raises(Exception, match='no_such_table'):
+        first_done(_run('SELECT * FROM no_such_table'), _run(FINITE), seconds=600, head_start=0)
+    assert database.execute_sql(FINITE).fetchone() == (300000,)
+
+
+def _store(add_events, count: int) -> None:
+    rng = random.Random(7)
+    base = utc(2026, 3, 1)
+    add_events(*[event(id=f'p{i}', user=rng.choice(['ann@acme.io', 'bob@acme.io', 'cy@acme.io']),
+                       timestamp=(base + timedelta(minutes=rng.randrange(30))).isoformat(),
+                       target=rng.choice(['nb-1', 'nb-2', 'ctr-9', 'Zeta', 'ws-alpha']),
+                       description=rng.choice(['Started notebook', 'Added credit', 'added credit', 'Created x', 'Z']),
+                       action=rng.choice(['Start Notebook', 'Add Credit', 'Create Container']),
+                       status=rng.choice(['SUCCESS', 'FAILED']), workspace=rng.choice(['alpha', 'beta', None]),
+                       scope='Service' if i % 3 else 'Billing', category='AI Notebook' if i % 3 else 'Credit')
+                 for i in range(count)])
+
+
+def _sorted_in_python(viewer: Viewer, flt: EventFilter, sort: Sort) -> list[str]:
+    rows = list(iter_events(viewer, flt, Sort('timestamp', False)))
+    rows.sort(key=lambda e: (e[sort.column], e['timestamp'], e['seq']), reverse=sort.descending)
+    return [e['id'] for e in rows]
+
+
+FILTERS = [EventFilter(scope='Service', category='AI Notebook'), EventFilter(search='credit'),
+           EventFilter(search='nb-', status='FAILED'), EventFilter(user='bob@acme.io'), EventFilter(workspace='beta'),
+           EventFilter(since=utc(2026, 3, 1, 0, 10), until=utc(2026, 3, 1, 0, 20))]
+
+
+@pytest.mark.parametrize('way', ['walked', 'sorted', 'raced'])
+def test_pages_in_another_columns_order_equal_the_plain_slice_whichever_way_answers(add_events, monkeypatch, way):
+    """A page sorted by any column but time, for filters and keywords, read by walking the column's order (an
+    index on PostgreSQL), by sorting the matches, or by the race of both, is the slice of the whole order."""
+    race = events_module.first_done
+    raced = []
+
+    def forced(here, elsewhere, seconds, head_start):
+        raced.append(seconds)
+        if way == 'raced':
+            return race(here, elsewhere, seconds, 0)
+        return here() if way == 'walked' else elsewhere()
+
+    monkeypatch.setattr(events_module, 'first_done', forced)
+    monkeypatch.setattr(events_module, 'SORT_TABLE_FROM', 0)
+    monkeypatch.setattr(events_module, 'SORT_TABLE_FROM_FACETS', 0)
+    _store(add_events, 80)
+    for column in ('target', 'description', 'action', 'user', 'category'):
+        for descending in (True, False):
+            sort = Sort(column, descending)
+            for viewer in (ORG, ALPHA):
+                for flt in FILTERS:
+                    whole = _sorted_in_python(viewer, flt, sort)
+                    assert whole or flt.workspace == 'beta', (viewer.name, flt)
+                    for offset in range(0, len(whole) + 9, 9):
+                        page = find_events(viewer, flt, sort, offset=offset, limit=9)
+                        assert page.total == len(whole)
+                        assert [e['id'] for e in page.events] == whole[offset:offset + 9], \
+                            (way, column, descending, viewer.name, flt, offset)
+    assert raced  # the planner did choose between the ways
