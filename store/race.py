@@ -99,9 +99,13 @@ class _Race:
             return
         if self.alone:
             self.other = _other_ways.submit(self._elsewhere)
-            self.other.add_done_callback(lambda done: done.exception() is None and self.wake.set())
+            self.other.add_done_callback(self._other_done)
         self.wake.wait(max(0.0, started + self.seconds - time.perf_counter()))
         self.here_way.cancel()  # done already (ignored) or out of time, or the other way is done
+
+    def _other_done(self, other: Future) -> None:
+        if not other.cancelled() and other.exception() is None:
+            self.wake.set()
 
     def _elsewhere(self) -> Any:
         with connection():

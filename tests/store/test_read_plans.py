@@ -11,7 +11,7 @@ import pytest
 
 from store import events as events_module
 from store.db import database
-from store.events import EventFilter, Sort, Viewer, find_events, iter_events
+from store.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events
 from store.race import first_done
 from tests.conftest import event, utc
 
@@ -120,3 +120,69 @@ def test_pages_in_another_columns_order_equal_the_plain_slice_whichever_way_answ
                         assert [e['id'] for e in page.events] == whole[offset:offset + 9], \
                             (way, column, descending, viewer.name, flt, offset)
     assert raced  # the planner did choose between the ways
+
+
+@pytest.mark.parametrize(('text_from', 'most_users'), [(-1.0, 10_000), (1.0, 10_000), (-1.0, 1)],
+                         ids=['rest from event_text', 'rest from the events', 'too many users to name them'])
+def test_keyword_totals_equal_the_plain_count_whichever_table_counts_the_rest(add_events, monkeypatch, text_from,
+                                                                              most_users):
+    """A keyword's total and timeline (events of the pairs and users whose names hold it counted apart, the
+    rest read; on PostgreSQL from `event_text`, kept by a trigger, or from the events) equal the plain count of
+    its matches, for terms in names, in the other fields, across no field boundary, of 1 to 3+ characters."""
+    from store import counts
+    from store.insight import timeline
+
+    monkeypatch.setattr(counts, 'TEXT_TABLE_FROM', text_from)
+    monkeypatch.setattr(counts, 'MAX_USERS_NAMED', most_users)
+    base = utc(2026, 3, 1)
+
+    def spread(prefix: str, n: int) -> None:
+        add_events(*[event(id=f'{prefix}{i}', timestamp=(base + timedelta(hours=5 * i, minutes=i)).isoformat(),
+                           scope=('Service', 'Billing', 'Workspace')[i % 3],
+                           category=('GPU Container', 'Credit', 'GPU Quota')[i % 3],
+                           user=('gpu-bot@acme.io', 'ann@acme.io', 'cy@acme.io')[i % 4 % 3],
+                           action=('Attach GPU', 'Add Credit', 'Set 50%_quota')[i % 5 % 3],
+                           target=f'nb-{i}', description=('gpu ready', 'credit added', 'quota\\set', 'x')[i % 4],
+                           status='FAILED' if i % 4 == 0 else 'SUCCESS', workspace=('alpha', 'beta', None)[i % 3])
+                     for i in range(n)])
+
+    spread('a', 90)
+    views = [ORG, ALPHA]
+    terms = ('gpu', 'credit', 'ann', 'nb-1', '50%_', 'a\\s', 'r\nadd', 'y a', 'g', 'ce', 'acme', 'quota')
+    since = base + timedelta(days=6)
+    flts = [EventFilter(search=term, **more) for term in terms
+            for more in ({}, {'scope': 'Service'}, {'status': 'FAILED'}, {'since': since})]
+
+    def check() -> None:
+        for viewer in views:
+            for flt in flts:
+                expected = len(list(iter_events(viewer, flt)))
+                assert count_events(viewer, flt) == expected, (viewer.name, flt)
+                assert timeline(viewer, flt).total == expected, (viewer.name, flt)
+
+    check()
+    spread('b', 30)  # counted from the kept counts on, and from scratch
+    check()
+    counts._kept.clear()
+    check()
+
+
+def test_the_step_that_adds_event_text_fills_it_from_the_events_already_stored(add_events, engine):
+    """PostgreSQL: a database of the releases before gets `event_text` filled from its events and kept from then
+    on by the trigger; SQLite has no such table (its search index file does this work)."""
+    from store import counts, schema
+
+    add_events(*[event(id=f'u{i}', description=f'gpu job {i}', target='nb-7' if i % 2 else 't') for i in range(12)])
+    if engine == 'sqlite':
+        assert not database.execute_sql("SELECT count(*) FROM sqlite_master WHERE name = 'event_text'").fetchone()[0]
+        return
+    database.execute_sql('DROP TABLE event_text')
+    database.execute_sql('DROP TRIGGER event_text_kept ON event')
+    database.execute_sql('DROP FUNCTION event_text_add()')
+    with database.atomic():
+        schema._run(schema.V17_POSTGRES_EVENT_TEXT)()  # the step, as an upgrade runs it
+    add_events(event(id='after', description='gpu job later', target='nb-7'))
+    assert database.execute_sql('SELECT count(*) FROM event_text').fetchone() == (13,)
+    counts._kept.clear()
+    assert count_events(ORG, EventFilter(search='nb-7')) == 7
+    assert count_events(ORG, EventFilter(search='job 1')) == 3  # 1, 10 and 11
