@@ -23,7 +23,7 @@ from store.db import connection, database, is_sqlite
 T = TypeVar('T')
 
 _other_ways = ThreadPoolExecutor(max_workers=2, thread_name_prefix='other-way-pg')
-_watchers = ThreadPoolExecutor(max_workers=4, thread_name_prefix='race-watch')
+_watchers = ThreadPoolExecutor(max_workers=8, thread_name_prefix='race-watch')  # one per race under way
 
 
 def first_done(here: Callable[[], T], elsewhere: Callable[[], T], seconds: float, head_start: float) -> T:
