@@ -1,5 +1,6 @@
 """The planner's other ways to a page and to a total, on both engines: whichever way answers, and whichever wins
-a race (store/race.py), a page is exactly the slice of the plain order and a total the plain count."""
+a race (store/race.py, SQLite's through store/db.py), a page is exactly the slice of the plain order and a total the
+plain count."""
 
 from __future__ import annotations
 
@@ -14,10 +15,22 @@ from store.db import database
 from store.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events
 from store.race import first_done
 from tests.conftest import event, utc
-from tests.store.test_connections import ENDLESS, FINITE, _run
 
 ORG = Viewer.organization()
 ALPHA = Viewer.of_workspaces('a', {'alpha'})
+
+ENDLESS = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n'
+FINITE = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) FROM n'
+
+
+def _run(sql: str, ended: list | None = None):
+    def run():
+        try:
+            return database.execute_sql(sql).fetchone()[0]
+        finally:
+            if ended is not None:
+                ended.append(sql)
+    return run
 
 
 def test_a_race_takes_the_other_way_when_this_one_does_not_end(engine):
