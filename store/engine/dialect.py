@@ -51,3 +51,11 @@ def substring_param(term: str) -> str:
     if is_sqlite():
         return term
     return term.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
+
+
+def unindexed(column: str, text: bool = True) -> str:
+    """`column` as an ORDER BY term no index can give, so the engine finds the matches first and sorts them
+    (SQLite's unary `+`; PostgreSQL's planner sees through nothing but an expression)."""
+    if is_sqlite():
+        return f'+{column}'
+    return f"({column} || '')" if text else f'({column} + 0)'

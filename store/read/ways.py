@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from store.derived import sort_index
 from store.engine.db import database
+from store.engine.dialect import unindexed
 from store.read import walks
 from store.read.query import EventFilter, Query, Viewer
 
@@ -31,8 +32,8 @@ COLUMNS = """e.seq, e.uid, e.ts, e.actor, e.scope, e.category, e.action, e.targe
 
 
 def order(sort: Sort, by_index: bool = True) -> str:
-    """The ORDER BY of `sort`; with `by_index` off, no index can give it (each term is `+column`), so SQLite
-    finds the matches first and sorts them."""
+    """The ORDER BY of `sort`; with `by_index` off, no index can give it (store/engine/dialect.py `unindexed`),
+    so the matches are found first and sorted."""
     direction = 'DESC' if sort.descending else 'ASC'
     column = SORTABLE[sort.column]
     if column == 'e.ts':
@@ -41,7 +42,8 @@ def order(sort: Sort, by_index: bool = True) -> str:
         columns = ['e.category', 'e.scope', 'e.ts', 'e.seq']
     else:
         columns = [column, 'e.ts', 'e.seq']
-    return ', '.join(f'{"" if by_index else "+"}{name} {direction}' for name in columns)
+    return ', '.join(f'{name if by_index else unindexed(name, name not in ("e.ts", "e.seq"))} {direction}'
+                     for name in columns)
 
 
 

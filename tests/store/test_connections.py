@@ -10,7 +10,6 @@ import pytest
 
 from store.engine.db import connection, database, is_sqlite
 from store.engine.pools import SqliteStore, empty_log
-from store.engine.race import first_done
 from store.lifecycle.opening import close_database, open_database
 from store.read.events import EventFilter, Viewer, count_events
 
@@ -148,53 +147,3 @@ def _backend() -> int:
 def _count() -> int:
     with connection():
         return count_events(Viewer.organization(), EventFilter())
-
-
-ENDLESS = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n'
-FINITE = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) FROM n'
-
-
-def _run(sql: str, ended: list | None = None):
-    def run():
-        try:
-            return database.execute_sql(sql).fetchone()[0]
-        finally:
-            if ended is not None:
-                ended.append(sql)
-    return run
-
-
-@pytest.mark.sqlite_only('SQLite\'s progress handler')
-def test_first_done_takes_the_other_way_when_this_one_does_not_end():
-    assert first_done(_run(ENDLESS), _run(FINITE), seconds=600, head_start=0.01) == 300000
-    assert database.execute_sql(FINITE).fetchone() == (300000,)  # no handler left behind to interrupt it
-
-
-@pytest.mark.sqlite_only('SQLite\'s progress handler')
-def test_first_done_stops_the_other_way_once_this_one_is_done():
-    ended: list[str] = []
-    assert first_done(_run(FINITE), _run(ENDLESS, ended), seconds=600, head_start=0) == 300000
-    for _ in range(1000):  # the endless one is interrupted, not left running in a helper thread
-        if ended:
-            break
-        threading.Event().wait(0.01)
-    assert ended == [ENDLESS]
-    calls: list[str] = []
-    assert first_done(lambda: 'here', lambda: calls.append('elsewhere'), seconds=600, head_start=600) == 'here'
-    assert calls == []
-
-
-@pytest.mark.sqlite_only('SQLite\'s progress handler')
-def test_first_done_in_a_transaction_takes_the_other_way_on_this_connection():
-    """Another connection would not see the transaction's own writes."""
-    with database.atomic():
-        database.execute_sql("INSERT INTO meta (key, value) VALUES ('unseen', 'elsewhere')")
-        count = _run("SELECT count(*) FROM meta WHERE key = 'unseen'")
-        assert first_done(_run(ENDLESS), count, seconds=0.05, head_start=0) == 1
-
-
-@pytest.mark.sqlite_only('SQLite\'s progress handler')
-def test_first_done_passes_on_an_error_of_this_way():
-    with pytest.raises(Exception, match='no such table'):
-        first_done(_run('SELECT * FROM no_such_table'), _run(FINITE), seconds=600, head_start=0)
-    assert database.execute_sql(FINITE).fetchone() == (300000,)

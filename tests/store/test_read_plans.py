@@ -1,0 +1,189 @@
+"""The planner's other ways to a page and to a total, on both engines: whichever way answers, and whichever wins
+a race (store/engine/race.py), a page is exactly the slice of the plain order and a total the plain count."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+
+from store.engine.db import database
+from store.engine.race import first_done
+from store.read import planner as planner_module
+from store.read.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events
+from tests.conftest import event, utc
+
+ORG = Viewer.organization()
+ALPHA = Viewer.of_workspaces('a', {'alpha'})
+
+ENDLESS = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n'
+FINITE = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) FROM n'
+
+
+def _run(sql: str, ended: list | None = None):
+    def run():
+        try:
+            return database.execute_sql(sql).fetchone()[0]
+        finally:
+            if ended is not None:
+                ended.append(sql)
+    return run
+
+
+def test_a_race_takes_the_other_way_when_this_one_does_not_end(engine):
+    assert first_done(_run(ENDLESS), _run(FINITE), seconds=600, head_start=0.01) == 300000
+    assert database.execute_sql(FINITE).fetchone() == (300000,)  # nothing left behind to stop it
+
+
+def test_a_race_stops_the_other_way_once_this_one_is_done(engine):
+    ended: list[str] = []
+    assert first_done(_run(FINITE), _run(ENDLESS, ended), seconds=600, head_start=0) == 300000
+    for _ in range(1000):  # the endless one is stopped, not left running in a helper thread
+        if ended:
+            break
+        threading.Event().wait(0.01)
+    assert ended == [ENDLESS]
+    calls: list[str] = []
+    assert first_done(lambda: 'here', lambda: calls.append('elsewhere'), seconds=600, head_start=600) == 'here'
+    assert calls == []
+
+
+def test_a_race_out_of_time_in_a_transaction_takes_the_other_way_there_and_keeps_its_writes(engine):
+    """Another connection would not see the transaction's own writes; the stopped way leaves them in place."""
+    with database.atomic():
+        database.execute_sql("INSERT INTO meta (key, value) VALUES ('unseen', 'elsewhere')")
+        count = _run("SELECT count(*) FROM meta WHERE key = 'unseen'")
+        assert first_done(_run(ENDLESS), count, seconds=0.05, head_start=0) == 1
+        assert database.execute_sql("SELECT value FROM meta WHERE key = 'unseen'").fetchone() == ('elsewhere',)
+    assert database.execute_sql("SELECT value FROM meta WHERE key = 'unseen'").fetchone() == ('elsewhere',)
+
+
+def test_a_race_passes_on_an_error_of_this_way(engine):
+    with pytest.raises(Exception, match='no_such_table'):
+        first_done(_run('SELECT * FROM no_such_table'), _run(FINITE), seconds=600, head_start=0)
+    assert database.execute_sql(FINITE).fetchone() == (300000,)
+
+
+def _store(add_events, count: int) -> None:
+    rng = random.Random(7)
+    base = utc(2026, 3, 1)
+    add_events(*[event(id=f'p{i}', user=rng.choice(['ann@acme.io', 'bob@acme.io', 'cy@acme.io']),
+                       timestamp=(base + timedelta(minutes=rng.randrange(30))).isoformat(),
+                       target=rng.choice(['nb-1', 'nb-2', 'ctr-9', 'Zeta', 'ws-alpha']),
+                       description=rng.choice(['Started notebook', 'Added credit', 'added credit', 'Created x', 'Z']),
+                       action=rng.choice(['Start Notebook', 'Add Credit', 'Create Container']),
+                       status=rng.choice(['SUCCESS', 'FAILED']), workspace=rng.choice(['alpha', 'beta', None]),
+                       scope='Service' if i % 3 else 'Billing', category='AI Notebook' if i % 3 else 'Credit')
+                 for i in range(count)])
+
+
+def _sorted_in_python(viewer: Viewer, flt: EventFilter, sort: Sort) -> list[str]:
+    rows = list(iter_events(viewer, flt, Sort('timestamp', False)))
+    rows.sort(key=lambda e: (e[sort.column], e['timestamp'], e['seq']), reverse=sort.descending)
+    return [e['id'] for e in rows]
+
+
+FILTERS = [EventFilter(scope='Service', category='AI Notebook'), EventFilter(search='credit'),
+           EventFilter(search='nb-', status='FAILED'), EventFilter(user='bob@acme.io'), EventFilter(workspace='beta'),
+           EventFilter(since=utc(2026, 3, 1, 0, 10), until=utc(2026, 3, 1, 0, 20))]
+
+
+@pytest.mark.parametrize('way', ['walked', 'sorted', 'raced'])
+def test_pages_in_another_columns_order_equal_the_plain_slice_whichever_way_answers(add_events, monkeypatch, way):
+    """A page sorted by any column but time, for filters and keywords, read by walking the column's order (an
+    index on PostgreSQL), by sorting the matches, or by the race of both, is the slice of the whole order."""
+    race = planner_module.first_done
+    raced = []
+
+    def forced(here, elsewhere, seconds, head_start):
+        raced.append(seconds)
+        if way == 'raced':
+            return race(here, elsewhere, seconds, 0)
+        return here() if way == 'walked' else elsewhere()
+
+    monkeypatch.setattr(planner_module, 'first_done', forced)
+    monkeypatch.setattr(planner_module, 'SORT_TABLE_FROM', 0)
+    monkeypatch.setattr(planner_module, 'SORT_TABLE_FROM_FACETS', 0)
+    _store(add_events, 80)
+    for column in ('target', 'description', 'action', 'user', 'category'):
+        for descending in (True, False):
+            sort = Sort(column, descending)
+            for viewer in (ORG, ALPHA):
+                for flt in FILTERS:
+                    whole = _sorted_in_python(viewer, flt, sort)
+                    assert whole or flt.workspace == 'beta', (viewer.name, flt)
+                    for offset in range(0, len(whole) + 9, 9):
+                        page = find_events(viewer, flt, sort, offset=offset, limit=9)
+                        assert page.total == len(whole)
+                        assert [e['id'] for e in page.events] == whole[offset:offset + 9], \
+                            (way, column, descending, viewer.name, flt, offset)
+    assert raced  # the planner did choose between the ways
+
+
+@pytest.mark.parametrize(('text_from', 'most_users'), [(-1.0, 10_000), (1.0, 10_000), (-1.0, 1)],
+                         ids=['rest from event_text', 'rest from the events', 'too many users to name them'])
+def test_keyword_totals_equal_the_plain_count_whichever_table_counts_the_rest(add_events, monkeypatch, text_from,
+                                                                              most_users):
+    """A keyword's total and timeline (events of the pairs and users whose names hold it counted apart, the
+    rest read; on PostgreSQL from `event_text`, kept by a trigger, or from the events) equal the plain count of
+    its matches, for terms in names, in the other fields, across no field boundary, of 1 to 3+ characters."""
+    from store.read import counts
+    from store.read.insight import timeline
+
+    monkeypatch.setattr(counts, 'TEXT_TABLE_FROM', text_from)
+    monkeypatch.setattr(counts, 'MAX_USERS_NAMED', most_users)
+    base = utc(2026, 3, 1)
+
+    def spread(prefix: str, n: int) -> None:
+        add_events(*[event(id=f'{prefix}{i}', timestamp=(base + timedelta(hours=5 * i, minutes=i)).isoformat(),
+                           scope=('Service', 'Billing', 'Workspace')[i % 3],
+                           category=('GPU Container', 'Credit', 'GPU Quota')[i % 3],
+                           user=('gpu-bot@acme.io', 'ann@acme.io', 'cy@acme.io')[i % 4 % 3],
+                           action=('Attach GPU', 'Add Credit', 'Set 50%_quota')[i % 5 % 3],
+                           target=f'nb-{i}', description=('gpu ready', 'credit added', 'quota\\set', 'x')[i % 4],
+                           status='FAILED' if i % 4 == 0 else 'SUCCESS', workspace=('alpha', 'beta', None)[i % 3])
+                     for i in range(n)])
+
+    spread('a', 90)
+    views = [ORG, ALPHA]
+    terms = ('gpu', 'credit', 'ann', 'nb-1', '50%_', 'a\\s', 'r\nadd', 'y a', 'g', 'ce', 'acme', 'quota')
+    since = base + timedelta(days=6)
+    flts = [EventFilter(search=term, **more) for term in terms
+            for more in ({}, {'scope': 'Service'}, {'status': 'FAILED'}, {'since': since})]
+
+    def check() -> None:
+        for viewer in views:
+            for flt in flts:
+                expected = len(list(iter_events(viewer, flt)))
+                assert count_events(viewer, flt) == expected, (viewer.name, flt)
+                assert timeline(viewer, flt).total == expected, (viewer.name, flt)
+
+    check()
+    spread('b', 30)  # counted from the kept counts on, and from scratch
+    check()
+    counts._kept.clear()
+    check()
+
+
+def test_the_step_that_adds_event_text_fills_it_from_the_events_already_stored(add_events, engine):
+    """PostgreSQL: a database of the releases before gets `event_text` filled from its events and kept from then
+    on by the trigger; SQLite has no such table (its search index file does this work)."""
+    from store.lifecycle import schema
+    from store.read import counts
+
+    add_events(*[event(id=f'u{i}', description=f'gpu job {i}', target='nb-7' if i % 2 else 't') for i in range(12)])
+    if engine == 'sqlite':
+        assert not database.execute_sql("SELECT count(*) FROM sqlite_master WHERE name = 'event_text'").fetchone()[0]
+        return
+    database.execute_sql('DROP TABLE event_text')
+    database.execute_sql('DROP TRIGGER event_text_kept ON event')
+    database.execute_sql('DROP FUNCTION event_text_add()')
+    with database.atomic():
+        schema._run(schema.V17_POSTGRES_EVENT_TEXT)()  # the step, as an upgrade runs it
+    add_events(event(id='after', description='gpu job later', target='nb-7'))
+    assert database.execute_sql('SELECT count(*) FROM event_text').fetchone() == (13,)
+    counts._kept.clear()
+    assert count_events(ORG, EventFilter(search='nb-7')) == 7
+    assert count_events(ORG, EventFilter(search='job 1')) == 3  # 1, 10 and 11
