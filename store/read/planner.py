@@ -41,7 +41,7 @@ SORT_TABLE = 'sort table'
 SORTED_MATCHES = 'sorted matches'
 
 # Matches from which a sort table's order is walked rather than the matches sorted. A filter of facets and
-# time only is checked on the entries themselves (store/read/walks.py `prefilter`): a walk then costs at most a
+# time only is checked on the entries themselves (store/read/ways.py `prefilter`): a walk then costs at most a
 # scan of the table (measured at 1M events: 63 ms for descriptions), less than sorting a few thousand matches
 # that SQLite may reach through a poor index (10,159 in 165 ms).
 SORT_TABLE_FROM = 20_000

@@ -129,11 +129,11 @@ def test_keyword_totals_equal_the_plain_count_whichever_table_counts_the_rest(ad
     """A keyword's total and timeline (events of the pairs and users whose names hold it counted apart, the
     rest read; on PostgreSQL from `event_text`, kept by a trigger, or from the events) equal the plain count of
     its matches, for terms in names, in the other fields, across no field boundary, of 1 to 3+ characters."""
-    from store.read import counts
+    from store.read import counts, keywords
     from store.read.insight import timeline
 
-    monkeypatch.setattr(counts, 'TEXT_TABLE_FROM', text_from)
-    monkeypatch.setattr(counts, 'MAX_USERS_NAMED', most_users)
+    monkeypatch.setattr(keywords, 'TEXT_TABLE_FROM', text_from)
+    monkeypatch.setattr(keywords, 'MAX_USERS_NAMED', most_users)
     base = utc(2026, 3, 1)
 
     def spread(prefix: str, n: int) -> None:

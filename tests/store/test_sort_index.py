@@ -12,7 +12,7 @@ from store.derived import search_file, sort_index
 from store.engine.db import database
 from store.ledger.validation import validate_event
 from store.read import planner as planner_module
-from store.read import walks as walks_module
+from store.read import ways as ways_module
 from store.read.events import EventFilter, Sort, Viewer, find_events
 from store.write.ingest import append_events
 from tests.conftest import event, raw_sql, utc
@@ -68,8 +68,8 @@ def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeyp
     if slow:
         monkeypatch.setattr(planner_module, 'first_done', _other_way_only)
     walks = []
-    page_sql = walks_module.page_sql
-    monkeypatch.setattr(walks_module, 'page_sql', lambda *args: walks.append(args) or page_sql(*args))
+    page_sql = ways_module.page_sql
+    monkeypatch.setattr(ways_module, 'page_sql', lambda *args: walks.append(args) or page_sql(*args))
     _store(add_events, 0, 90)  # in the sort tables
     assert sort_index.fill() == 90
     if lost_pairs:  # the facet pre-filter only narrows: an entry without its pair is still checked
