@@ -165,7 +165,12 @@ def keyword_rounds(rounds: int) -> None:
                     box.fill(keyword)
                     page.evaluate(ARM_ENTER, f' of {totals[keyword]:,}')
                     box.press('Enter')
-                    page.wait_for_function('() => window.__done !== null', polling=20, timeout=60_000)
+                    try:
+                        page.wait_for_function('() => window.__done !== null', polling=20, timeout=60_000)
+                    except Exception:
+                        footer = page.locator('.q-table__bottom').inner_text().replace('\n', ' ')
+                        log = (Path(tmp) / f'server-{round_}.log').read_text()[-4000:]
+                        sys.exit(f'{keyword!r}: the footer never showed {totals[keyword]:,}: {footer!r}\n{log}')
                     ms = page.evaluate('window.__done - window.__t0')
                     samples[keyword].append(ms)
                     if i == 0:
