@@ -214,8 +214,7 @@ def _choose(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: in
 def _on_postgres(plan: Plan, narrow: bool) -> Plan:
     """PostgreSQL: in time order, or of every event, as its planner chooses; in another column's order, that
     column's index walked for a short time, then the matches sorted (one after the other, see WALK_SHARE)."""
-    everything = select_events(plan.viewer, plan.flt, narrow_search=narrow).where == WHOLE_STORE
-    if plan.sort.column == 'timestamp' or everything:
+    if plan.sort.column == 'timestamp' or _every_event(plan, narrow):
         return plan.noting("PostgreSQL's planner chooses the index")
     sorted_matches = Way(SORTED_MATCHES, narrow, by_index=False)
     if plan.sort.column not in POSTGRES_WALKS:
@@ -224,6 +223,11 @@ def _on_postgres(plan: Plan, narrow: bool) -> Plan:
     return replace(plan, other=sorted_matches, seconds=walk, head_start=walk).noting(
         f'PostgreSQL cannot tell where the matches lie in {plan.sort.column} order: the walk gets '
         f'{walk * 1000:,.0f} ms, then the matches are sorted')
+
+
+def _every_event(plan: Plan, narrow: bool) -> bool:
+    """Whether the view has no condition at all (the whole store, as its order's index gives it)."""
+    return select_events(plan.viewer, plan.flt, narrow_search=narrow).where == WHOLE_STORE
 
 
 def _in_time_order(plan: Plan) -> Plan:
