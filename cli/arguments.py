@@ -99,6 +99,12 @@ def add_stream_commands(commands: argparse._SubParsersAction) -> None:
     for action, text in (('pause', 'stop delivering until resumed'), ('resume', 'deliver again, from where it was'),
                          ('remove', "remove the stream (its history stays in the log)")):
         actions.add_parser(action, help=text).add_argument('name')
+    deliver = actions.add_parser('deliver', help='deliver the streams in this process until stopped (the server '
+                                                 'runs one itself unless AUDIT_STREAM_DELIVERY=off)')
+    deliver.add_argument('--nice', type=int, default=0, metavar='N', help='lower this process\'s CPU priority by N')
+    deliver.add_argument('--server-on-stdin', action='store_true',
+                         help="how the server ties the process to itself: its reads are reported on standard input "
+                              '(catching up yields to them), and the process stops when the input ends')
     replay = actions.add_parser('replay', help='resend the events from a time on')
     replay.add_argument('name')
     replay.add_argument('--since', required=True, metavar='T', help='ISO 8601 time, e.g. 2026-10-01')

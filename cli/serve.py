@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 
+from cli.delivery import DeliveryProcess, delivery_mode
 from store.engine import settings
 from store.engine.db import StoreError, connection
 from store.lifecycle.opening import open_database
 from store.people import oidc_config
 from store.read.events import EventFilter, Viewer
+from store.streams.delivery import Deliverer
 
 DEMO_EVENTS = 20_000
 DEMO_ACCOUNTS = (
@@ -29,6 +32,7 @@ def cmd_serve(args: argparse.Namespace, url: str) -> int:
     from ui.shell.config import AppConfig
 
     oidc = oidc_config.load()  # a mistake in the provider's settings stops the start before anything opens
+    delivery = stream_delivery(url)
     open_database(url, map_mib=whole_number(settings.SQLITE_MAP_MIB))
     if is_sqlite():
         event_days.read_ahead()
@@ -47,8 +51,17 @@ def cmd_serve(args: argparse.Namespace, url: str) -> int:
         organization=settings.ORGANIZATION_NAME.value(),
         session_idle_minutes=whole_number(settings.SESSION_IDLE_MINUTES, least=1),
         storage_secret=secret, oidc=oidc, password_login=oidc_config.password_mode())
-    serve(app_config, host=args.host, port=args.port)
+    serve(app_config, host=args.host, port=args.port, delivery=delivery)
     return 0
+
+
+def stream_delivery(url: str) -> Deliverer | DeliveryProcess | None:
+    """The server's deliverer of streams, as AUDIT_STREAM_DELIVERY says (cli/delivery.py). NiceGUI's simulated
+    test apps deliver in threads: they are not processes a delivery process could be tied to."""
+    mode = delivery_mode()
+    if mode == 'process' and not os.environ.get('NICEGUI_USER_SIMULATION'):
+        return DeliveryProcess(url)
+    return Deliverer() if mode != 'off' else None
 
 
 def whole_number(setting: settings.Setting, least: int = 0) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cli.arguments import event_filter, parse_time
+from cli.delivery import cmd_deliver
 from store.engine.db import StoreError, connection
 from store.lifecycle.opening import open_database
 from store.read.events import EventFilter
@@ -12,6 +13,8 @@ from store.streams import registry as streams
 
 
 def cmd_stream(args: argparse.Namespace, url: str) -> int:
+    if args.stream_command == 'deliver':
+        return cmd_deliver(args, url)
     by = 'command line'
     open_database(url)
     with connection():

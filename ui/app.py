@@ -7,7 +7,6 @@ import sys
 
 from nicegui import app, helpers, ui
 
-from store.streams.delivery import Deliverer
 from ui.api import application as api
 from ui.audit_logs import export_routes
 from ui.audit_logs import page as audit_logs
@@ -43,13 +42,16 @@ def register(app_config: AppConfig) -> None:
 GIL_SWITCH_SECONDS = 0.001
 
 
-def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080) -> None:
+def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080,
+          delivery: stream_health.Delivery | None = None) -> None:
+    """Serve until stopped; `delivery` (the streams' deliverer: a process of its own or threads, off the event
+    loop) starts and stops with the server, none when another process delivers."""
     register(app_config)
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
-    deliverer = Deliverer()  # streams (store/streams/delivery.py): background threads, off the event loop
-    app.on_startup(deliverer.start)
-    app.on_shutdown(lambda: asyncio.to_thread(deliverer.stop))
-    stream_health.watch(deliverer)
+    if delivery is not None:
+        app.on_startup(delivery.start)
+        app.on_shutdown(lambda: asyncio.to_thread(delivery.stop))
+        stream_health.watch(delivery)
     # after the deliverer's, so its shutdown (which closes the database) runs after the streams stopped
     options = {} if helpers.is_user_simulation() else service.prepare_process()
     ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',

@@ -63,6 +63,11 @@ STREAM_LEASE_SECONDS = Setting(
     'stream_lease_seconds', 'AUDIT_STREAM_LEASE_SECONDS', '30',
     "Seconds a stream's lease lasts unrenewed: another instance takes over a stopped one's streams after this.",
 )
+STREAM_DELIVERY = Setting(
+    'stream_delivery', 'AUDIT_STREAM_DELIVERY', 'process',
+    'Where the server delivers streams: process (a process of its own at a lower CPU priority), thread (inside '
+    "the server's process) or off (another process delivers, e.g. `main.py stream deliver`).",
+)
 OIDC_ISSUER = Setting(
     'oidc_issuer', 'AUDIT_OIDC_ISSUER', '',
     'The OpenID Connect provider\'s issuer URL (discovery at ISSUER/.well-known/openid-configuration); '
@@ -106,7 +111,7 @@ METRICS_NETWORKS = Setting(
 
 ALL: tuple[Setting, ...] = (
     DATABASE_URL, DISPLAY_TIMEZONE, TAXONOMY_FILE, ORGANIZATION_NAME, SESSION_SECRET, SESSION_IDLE_MINUTES,
-    SQLITE_MAP_MIB, PUBLIC_URL, STREAM_CA_FILE, STREAM_LEASE_SECONDS, OIDC_ISSUER, OIDC_CLIENT_ID,
+    SQLITE_MAP_MIB, PUBLIC_URL, STREAM_CA_FILE, STREAM_LEASE_SECONDS, STREAM_DELIVERY, OIDC_ISSUER, OIDC_CLIENT_ID,
     OIDC_CLIENT_SECRET, OIDC_NAME, OIDC_SCOPES, OIDC_ROLES_CLAIM, OIDC_ROLES, PASSWORD_LOGIN,
     LOG_FORMAT, METRICS_TOKEN, METRICS_NETWORKS,
 )

@@ -5,14 +5,17 @@ the page's reads while a stream catches up.
     .venv/bin/python -m tests.benchmarks.bench_streams --readers [--rounds K] [--reads M] [--gap S]
 
 Throughput: a copy of the benchmark database (tests/benchmarks/common.py, N events), a stream replaying all of it
-to a receiver in another process (which checks each signature), timed until the stream's position reaches the
-newest event. Latency: `main.py serve` on a fresh database, a client POSTing R events/s through the API for S
-seconds, and for each event the time from the API's 201 to the receiver's arrival (the same machine's clock).
+to a receiver in another process (which checks each signature), delivered by the server's delivery process
+(cli/delivery.py), timed from its start until the stream's position reaches the newest event. Latency: `main.py
+serve` on a fresh database, a client POSTing R events/s through the API for S seconds, and for each event the
+time from the API's 201 to the receiver's arrival (the same machine's clock).
 Readers (--readers): the page's first load (`find_events` of a search, its total counted afresh, as
-bench_store.py times it) in the process that delivers, as the app does, quiet and while the stream catches up the
-backlog (yielding to readers with the default quiet spell and with one a fifth as long; not yielding), the four
-alternated K times with M reads of each search, S seconds apart, per turn; prints p50/p95 of each and the events/s
-delivered meanwhile.
+bench_store.py times it) in this process, which stands for the server: quiet, and while the stream catches up the
+backlog delivered by the server's delivery process (told of the reads, as the server tells it; and not told:
+its lower priority alone) or by threads in this process (AUDIT_STREAM_DELIVERY=thread: yielding to the reads, and
+not). The conditions alternate K times with M reads of each search, S seconds apart, per turn; prints p50/p95 of
+each and the events/s delivered meanwhile. The receiver, a stand-in for a SIEM on another machine, runs at a lower
+CPU priority here, behind the reads.
 """
 
 from __future__ import annotations
@@ -32,13 +35,16 @@ from contextlib import closing
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from cli.delivery import DeliveryProcess
 from store.derived.search_file import path_for
 from tests.benchmarks.common import ROOT, bench_database, open_as_server, p50_p95
 
 EVERYTHING = datetime(1970, 1, 2, tzinfo=UTC)  # a replay from here resends the whole backlog
+RECEIVER_NICE = 10
 
 
 def receive(port_file: str, secret_file: str, log_file: str) -> None:
@@ -126,16 +132,16 @@ def throughput(events: int, folder: Path) -> None:
     from store.lifecycle.opening import close_database, open_database
     from store.read.events import EventFilter
     from store.streams import registry as streams
-    from store.streams.delivery import Deliverer
 
-    open_database(backlog_copy(events, folder))
+    url = backlog_copy(events, folder)
+    open_database(url)
     process, url, receiver = start_receiver(folder / 'backlog')
     with connection():
         _, secret = streams.create_stream('bench', url, None, EventFilter(), 'bench',
                                           since=EVERYTHING)
         (receiver / 'secret').write_text(secret)
         last = head()[0]
-    deliverer = Deliverer('bench')
+    deliverer = DeliveryProcess(url)  # as the server delivers
     started = time.perf_counter()
     deliverer.start()
     with connection():
@@ -149,7 +155,15 @@ def throughput(events: int, folder: Path) -> None:
     close_database()
 
 
+class Untold(DeliveryProcess):
+    """The server's delivery process, not told of the reads: its lower priority alone."""
+
+    def _tell(self, reading: bool) -> None:
+        pass
+
+
 def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> None:
+    from cli.delivery import DELIVERY_NICE
     from store.engine.db import connection
     from store.ledger.chain import head
     from store.lifecycle.opening import close_database
@@ -158,21 +172,27 @@ def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> N
     from store.streams import delivery as stream_delivery
     from store.streams import registry as streams
 
-    map_mib = open_as_server(backlog_copy(events, folder))
-    process, url, receiver = start_receiver(folder / 'readers', record=False)
+    url = backlog_copy(events, folder)
+    map_mib = open_as_server(url)
+    process, receiver_url, receiver = start_receiver(folder / 'readers', record=False)
+    # the receiver stands in for a SIEM on another machine: here it shares the 2 cores, behind the server's reads
+    os.setpriority(os.PRIO_PROCESS, process.pid, RECEIVER_NICE)
     with connection():
-        _, secret = streams.create_stream('readers', url, None, EventFilter(), 'bench', since=EVERYTHING)
+        _, secret = streams.create_stream('readers', receiver_url, None, EventFilter(), 'bench', since=EVERYTHING)
         (receiver / 'secret').write_text(secret)
     searches = {'failed': EventFilter(search='failed'), 'notebook': EventFilter(search='notebook')}
-    # each catch-up condition: (READERS_QUIET_SECONDS, READERS_LONGEST_SECONDS); a longest wait of 0 does not yield
     quiet, longest = stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS
-    settings = {f'catch-up, yielding ({quiet} s quiet)': (quiet, longest),
-                f'catch-up, yielding ({quiet / 5:g} s quiet)': (quiet / 5, longest),
-                'catch-up, not yielding': (quiet, 0.0)}
-    conditions = ('quiet', *settings)
+    # each catch-up condition: its deliverer, and for threads (READERS_QUIET_SECONDS, READERS_LONGEST_SECONDS);
+    # a longest wait of 0 does not yield
+    deliverers: dict[str, tuple[Any, tuple[float, float]]] = {
+        'process (the server\'s)': (DeliveryProcess(url), (quiet, longest)),
+        f'process, nice {DELIVERY_NICE}, not told': (Untold(url), (quiet, longest)),
+        f'threads, yielding ({quiet} s quiet)': (stream_delivery.Deliverer('bench-readers'), (quiet, longest)),
+        'threads, not yielding': (stream_delivery.Deliverer('bench-readers'), (quiet, 0.0)),
+    }
+    conditions = ('quiet', *deliverers)
     samples: dict[tuple[str, str], list[float]] = {(c, n): [] for c in conditions for n in searches}
     delivered: dict[str, list[float]] = {c: [] for c in conditions[1:]}
-    deliverer = stream_delivery.Deliverer('bench-readers')
     defaults = quiet, longest
     print(f'readers: {events:,} events, SQLite map {map_mib} MiB; {rounds} turns of {reads} reads of each search '
           f'{gap} s apart per condition, conditions alternated', flush=True)
@@ -184,8 +204,8 @@ def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> N
             for condition in conditions[turn % len(conditions):] + conditions[:turn % len(conditions)]:
                 with connection():
                     if condition != 'quiet':
-                        stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS = \
-                            settings[condition]
+                        deliverer, waits = deliverers[condition]
+                        stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS = waits
                         if head()[0] - streams.get_stream('readers').position < 500_000:
                             streams.replay_stream('readers', EVERYTHING, 'bench')
                         first = streams.get_stream('readers').position
@@ -205,7 +225,8 @@ def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> N
                         delivered[condition].append(moved / (time.perf_counter() - began))
                         deliverer.stop()
     finally:
-        deliverer.stop()
+        for deliverer, _ in deliverers.values():
+            deliverer.stop()
         stream_delivery.READERS_QUIET_SECONDS, stream_delivery.READERS_LONGEST_SECONDS = defaults
         stop_receiver(process, receiver)
     for name in searches:

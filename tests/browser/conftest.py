@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -62,6 +63,28 @@ def wait_until_listening(process: subprocess.Popen, port: int, log: Path, wait: 
 
 def stop_server(server: Server) -> None:
     stop_process(server.process)
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent of process `pid`; None once it is gone."""
+    try:
+        return int(Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(entry.name) for entry in Path('/proc').iterdir() if entry.name.isdigit()
+            and parent_of(int(entry.name)) == pid]
+
+
+def kill_app(server: Server) -> None:
+    """SIGKILL the server and its stream delivery process (cli/delivery.py) at once, as the OOM killer or a
+    service manager's kill of the whole service does: the batch in flight is neither finished nor acknowledged."""
+    for child in children_of(server.process.pid):
+        os.kill(child, signal.SIGKILL)
+    server.process.kill()
+    server.process.wait(10)
 
 
 def stop_process(process: subprocess.Popen) -> None:

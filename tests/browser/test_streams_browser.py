@@ -3,15 +3,13 @@ resume, edit), and a server killed with SIGKILL mid-batch then restarted (nothin
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from store.read.events import EventFilter, Viewer, events_after, find_events
 from store.streams import registry as streams
-from tests.browser.conftest import log_in, start_server, stop_server
+from tests.browser.conftest import kill_app, log_in, start_server, stop_server
 from tests.conftest import OWNER, event
 from tests.stream_receiver import running_receiver
 
@@ -79,8 +77,7 @@ def test_a_server_killed_mid_batch_loses_nothing_after_a_restart(database_url: s
         first = start_server(database_url, tmp_path / 'first.log', extra_env=QUICK_LEASE)
         try:
             receiver.wait_for(500)  # a batch arrived and its acknowledgement is under way
-            os.kill(first.process.pid, signal.SIGKILL)
-            first.process.wait(10)
+            kill_app(first)
         finally:
             stop_server(first)
         received_before = len(receiver.events())

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import Gauge
 
 from store.lifecycle import health
-from store.streams.delivery import Deliverer
 from store.streams.registry import lag, list_streams
 from ui.ops import metrics
 
@@ -28,7 +29,17 @@ def refresh() -> None:
         DELIVERED.labels(stream.name).set(stream.delivered)
 
 
-def watch(deliverer: Deliverer) -> None:
-    """Readiness fails when `deliverer`'s thread has died; /metrics shows the streams."""
+class Delivery(Protocol):
+    """What delivers the streams: a process of its own (cli/delivery.py) or threads (store/streams/delivery.py)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def alive(self) -> bool: ...
+
+
+def watch(deliverer: Delivery) -> None:
+    """Readiness fails while `deliverer` is down; /metrics shows the streams."""
     health.register('streams', lambda: None if deliverer.alive() else 'the stream deliverer has stopped')
     metrics.on_scrape(refresh)
