@@ -185,4 +185,6 @@ class DeliveryProcess:
             if self._stopping.wait(pause):
                 return
             pause = min(MAX_RESTART_SECONDS, pause * 2)
+            read_activity.unobserve(self._tell)
             self._spawn()
+            read_activity.observe(self._tell)  # the new process hears of a read in progress now

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,10 @@ from cli.delivery import DELIVERY_NICE, DeliveryProcess
 from main import main
 from store.engine.db import connection
 from store.lifecycle.opening import open_database
+from store.read import activity as read_activity
 from store.read.events import EventFilter
 from store.streams import registry as streams
+from store.streams.delivery import BATCH, READERS_LONGEST_SECONDS
 from tests.browser.conftest import ROOT, parent_of, start_server, stop_process
 from tests.conftest import event
 from tests.stream_receiver import Receiver, running_receiver
@@ -101,6 +104,24 @@ def test_a_delivery_process_that_dies_is_started_again(database_url, add_events,
             delivery.stop()
         assert last is not None and ended(last)  # stopped with the server, not left running
         assert lease_owner() is None
+
+
+def test_a_catching_up_delivery_process_yields_to_the_servers_reads(database_url, add_events) -> None:
+    with running_receiver() as receiver:
+        stream_to(receiver, database_url)
+        add_events(*(event(id=f'ev-{n:04d}') for n in range(3 * BATCH)))
+        delivery = DeliveryProcess(database_url)  # this test's process stands for the server
+        delivery.start()
+        read_activity.begin()  # a read of the server's, in progress all along
+        try:
+            receiver.wait_for(3 * BATCH)
+        finally:
+            read_activity.end()
+            delivery.stop()
+    assert [len(body['events']) for body in receiver.bodies] == [BATCH] * 3
+    # after each full batch it waited for the read to end, at most READERS_LONGEST_SECONDS
+    gaps = [later - earlier for earlier, later in pairwise(receiver.arrival_times)]
+    assert all(gap >= READERS_LONGEST_SECONDS * 0.9 for gap in gaps), gaps
 
 
 def test_stream_deliver_delivers_beside_a_server_that_delivers_nothing(database_url, add_events, tmp_path) -> None:

@@ -32,11 +32,13 @@ _observers: list[Callable[[bool], None]] = []
 
 
 def observe(callback: Callable[[bool], None]) -> None:
-    """Call `callback(True)` when reads begin (none was in progress) and `callback(False)` when the last one ends:
-    how a delivery process learns of the server's reads (cli/delivery.py). Called under this module's lock, in
-    order: it must be quick and must not read."""
+    """Call `callback(True)` when reads begin (none was in progress) and `callback(False)` when the last one ends,
+    and `callback(True)` at once if reads are in progress now: how a delivery process learns of the server's reads
+    (cli/delivery.py). Called under this module's lock, in order: it must be quick and must not read."""
     with _changed:
         _observers.append(callback)
+        if _reading:
+            callback(True)
 
 
 def unobserve(callback: Callable[[bool], None]) -> None:
