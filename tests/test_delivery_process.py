@@ -74,8 +74,9 @@ def test_the_server_delivers_in_a_child_process_at_lower_priority_that_ends_with
             assert receiver.wait_for(20) == [f'ev-{n:03d}' for n in range(20)]
             child = holder_pid()
             assert child != server.process.pid and parent_of(child) == server.process.pid
+            lowest = 19  # the nice value cannot go higher
             assert os.getpriority(os.PRIO_PROCESS, child) == \
-                os.getpriority(os.PRIO_PROCESS, server.process.pid) + DELIVERY_NICE
+                min(lowest, os.getpriority(os.PRIO_PROCESS, server.process.pid) + DELIVERY_NICE)
         finally:
             server.process.kill()  # no graceful stop: the child must notice by itself
             server.process.wait()

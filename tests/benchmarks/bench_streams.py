@@ -135,9 +135,9 @@ def throughput(events: int, folder: Path) -> None:
 
     url = backlog_copy(events, folder)
     open_database(url)
-    process, url, receiver = start_receiver(folder / 'backlog')
+    process, receiver_url, receiver = start_receiver(folder / 'backlog')
     with connection():
-        _, secret = streams.create_stream('bench', url, None, EventFilter(), 'bench',
+        _, secret = streams.create_stream('bench', receiver_url, None, EventFilter(), 'bench',
                                           since=EVERYTHING)
         (receiver / 'secret').write_text(secret)
         last = head()[0]
