@@ -101,10 +101,10 @@ def add_stream_commands(commands: argparse._SubParsersAction) -> None:
         actions.add_parser(action, help=text).add_argument('name')
     deliver = actions.add_parser('deliver', help='deliver the streams in this process until stopped (the server '
                                                  'runs one itself unless AUDIT_STREAM_DELIVERY=off)')
-    deliver.add_argument('--nice', type=int, default=0, metavar='N', help='lower this process\'s CPU priority by N')
-    deliver.add_argument('--server-on-stdin', action='store_true',
-                         help="how the server ties the process to itself: its reads are reported on standard input "
-                              '(catching up yields to them), and the process stops when the input ends')
+    deliver.add_argument('--idle', action='store_true',
+                         help='run only when no other process wants the CPU (SCHED_IDLE), as the server runs it')
+    deliver.add_argument('--until-stdin-closes', action='store_true',
+                         help='also stop when standard input ends (how the server ties the process to itself)')
     replay = actions.add_parser('replay', help='resend the events from a time on')
     replay.add_argument('name')
     replay.add_argument('--since', required=True, metavar='T', help='ISO 8601 time, e.g. 2026-10-01')

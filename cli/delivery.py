@@ -1,18 +1,23 @@
 """Stream delivery in a process of its own: `main.py stream deliver`, and the server's launcher of it.
 
 Why a process: a stream catching up a backlog keeps a core busy building, signing and sending batches. In the
-server's process it also held the GIL the page's reads need, so a page read during a catch-up took up to twice
-as long (at 1M events, 'failed': 87 ms quiet, 167 ms beside a catch-up); making the catch-up yield to reads kept
-the reads near their quiet figures but cut delivery from 59,000 to 7,200 events/s, below the 20,000 asked.
-In its own process at a lower CPU priority (DELIVERY_NICE) the catch-up runs on the other core at full speed
-and gives way to the server whenever both want the same core: see the README's stream figures
-(tests/benchmarks/bench_streams.py --readers).
+server's process it also held the interpreter lock the page's reads need: at 1M events a page's first load of
+'failed' took 87 ms quiet and 167 ms beside a catch-up, and making the catch-up yield to reads kept them near their
+quiet figures but cut delivery from 59,000 to 7,200 events/s, below the 20,000 asked.
+
+Why idle scheduling: the process runs under Linux's SCHED_IDLE policy, so it gets a core only when no ordinary
+process wants it, and a server thread that wakes takes the core back at once. Beside nonstop page reads (two
+searches every 0.5 s, tests/benchmarks/bench_streams.py --readers, 4 turns alternated, p50/p95) it delivered
+71,600 events/s while 'failed' took 85/118 ms (75/99 quiet) and 'notebook' 52/63 (34/38); at a nice value 10
+lower than the server's instead, 57,300 events/s with 123/168 and 64/81 ms. Telling the process when the server's
+reads begin and end, so that it paused for them, kept the reads no nearer their quiet figures and delivered
+43,500 events/s.
 
 The server starts one delivery process (`DeliveryProcess`), restarts it if it dies, and stops it when the server
-stops; the process stops by itself when the server's end of its standard input closes, so a server killed with
-SIGKILL leaves no deliverer behind (its leases are given up; otherwise they expire). Leases (store/streams/
-delivery.py) keep one deliverer per stream however many processes run, so `main.py stream deliver` can also run
-as a service of its own beside servers started with AUDIT_STREAM_DELIVERY=off.
+stops; the process also stops when its standard input, a pipe from the server, closes, so a server killed with
+SIGKILL leaves no deliverer behind (the batch in flight is finished and the leases given up). Leases (store/
+streams/delivery.py) keep one deliverer per stream however many processes run, so `main.py stream deliver` can
+also run as a service of its own beside servers started with AUDIT_STREAM_DELIVERY=off.
 """
 
 from __future__ import annotations
@@ -30,15 +35,8 @@ from pathlib import Path
 from store.engine import settings
 from store.engine.db import StoreError
 from store.lifecycle.opening import open_database
-from store.read import activity as read_activity
 from store.streams.delivery import Deliverer
 
-READ_BEGINS, READ_ENDS = b'R', b'E'  # on the process's standard input: the server's reads begin, end
-# A catching-up stream in the delivery process waits for this quiet spell after the server's last read, where
-# threads inside the server wait READERS_QUIET_SECONDS: a process of its own shares no GIL with the server, so it
-# need only stay out of the reads themselves (a page's load is a few reads in a row).
-PROCESS_READERS_QUIET_SECONDS = 0.2
-DELIVERY_NICE = 10  # how much lower the delivery process's CPU priority is than the server's (os.nice)
 MAIN = Path(__file__).resolve().parent.parent / 'main.py'
 STOP_SECONDS = 30.0  # how long a stopping server waits for the batch in flight before killing the process
 FIRST_RESTART_SECONDS = 1.0
@@ -50,15 +48,15 @@ log = logging.getLogger(__name__)
 def cmd_deliver(args: argparse.Namespace, url: str) -> int:
     """Deliver every stream this process can lease until SIGTERM or SIGINT (or, with --until-stdin-closes, until
     standard input ends): the batch in flight is finished and the leases are given up."""
-    if args.nice:
-        os.nice(args.nice)
+    if args.idle:
+        run_when_idle()
     open_database(url)
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
-    if args.server_on_stdin:
-        threading.Thread(target=_follow_the_server, args=(stop,), name='server-watch', daemon=True).start()
-    deliverer = Deliverer(readers_quiet=PROCESS_READERS_QUIET_SECONDS if args.server_on_stdin else None)
+    if args.until_stdin_closes:
+        threading.Thread(target=_stop_at_end_of_input, args=(stop,), name='server-watch', daemon=True).start()
+    deliverer = Deliverer()
     deliverer.start()
     try:
         while not stop.wait(1.0):
@@ -69,21 +67,19 @@ def cmd_deliver(args: argparse.Namespace, url: str) -> int:
     return 0
 
 
-def _follow_the_server(stop: threading.Event) -> None:
-    """Mirror the server's reads (READ_BEGINS, READ_ENDS on standard input) into this process's read activity,
-    so a catching-up stream yields to them; stop at end of input: the server closed its end, or died."""
-    reading = False
-    while chunk := os.read(sys.stdin.fileno(), 4096):  # the raw descriptor: a buffered reader's lock would
-        for byte in chunk:                              # hold up the exit
-            if byte == READ_BEGINS[0] and not reading:
-                read_activity.begin()
-            elif byte == READ_ENDS[0] and reading:
-                read_activity.end()
-            else:
-                continue
-            reading = not reading
-    if reading:
-        read_activity.end()
+def run_when_idle() -> None:
+    """Put this process under SCHED_IDLE (see the module); where that is refused, the lowest nice value."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError) as exc:
+        log.warning('streams: idle scheduling refused (%s): delivering at nice 19 instead', exc)
+        os.nice(19)
+
+
+def _stop_at_end_of_input(stop: threading.Event) -> None:
+    """Wait for end of input: the server that started this process closed its end, or died."""
+    while os.read(sys.stdin.fileno(), 4096):  # the raw descriptor: a buffered reader's lock would hold up the exit
+        pass
     stop.set()
 
 
@@ -98,9 +94,9 @@ class DeliveryProcess:
     """The server's delivery process: started with the server, restarted (after a growing pause) if it dies,
     terminated when the server stops. `alive()` is False while it is down, for the readiness check."""
 
-    def __init__(self, url: str, nice: int = DELIVERY_NICE) -> None:
+    def __init__(self, url: str, idle: bool = True) -> None:
         self._url = url
-        self._nice = nice
+        self._idle = idle
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -108,14 +104,14 @@ class DeliveryProcess:
         self._started = 0.0
 
     def command(self) -> list[str]:
-        return [sys.executable, str(MAIN), 'stream', 'deliver', '--nice', str(self._nice), '--server-on-stdin']
+        idle = ['--idle'] if self._idle else []
+        return [sys.executable, str(MAIN), 'stream', 'deliver', '--until-stdin-closes', *idle]
 
     def start(self) -> None:
         if self._watcher is not None:
             return
         self._stopping.clear()
         self._spawn()
-        read_activity.observe(self._tell)
         self._watcher = threading.Thread(target=self._watch, name='delivery-process', daemon=True)
         self._watcher.start()
 
@@ -131,7 +127,6 @@ class DeliveryProcess:
     def stop(self) -> None:
         """Ask the process to finish its batch and give up its leases; kill it after STOP_SECONDS."""
         self._stopping.set()
-        read_activity.unobserve(self._tell)
         with self._lock:
             process = self._process
         if process is not None and process.poll() is None:
@@ -155,19 +150,7 @@ class DeliveryProcess:
             if self._stopping.is_set():
                 return
             self._process = subprocess.Popen(self.command(), stdin=subprocess.PIPE, env=environment)
-            assert self._process.stdin is not None
-            os.set_blocking(self._process.stdin.fileno(), False)  # a read never waits for the process
             self._started = time.monotonic()
-
-    def _tell(self, reading: bool) -> None:
-        """Tell the process that the server's reads begin or end (see read_activity.observe)."""
-        process = self._process
-        if process is None or process.stdin is None:
-            return
-        try:
-            os.write(process.stdin.fileno(), READ_BEGINS if reading else READ_ENDS)
-        except (OSError, ValueError):
-            pass  # the process is gone (restarted meanwhile) or behind on reading its input: it misses one read
 
     def _watch(self) -> None:
         pause = FIRST_RESTART_SECONDS
@@ -185,6 +168,4 @@ class DeliveryProcess:
             if self._stopping.wait(pause):
                 return
             pause = min(MAX_RESTART_SECONDS, pause * 2)
-            read_activity.unobserve(self._tell)
             self._spawn()
-            read_activity.observe(self._tell)  # the new process hears of a read in progress now

@@ -25,7 +25,6 @@ class Receiver:
         self.answer_delay = 0.0  # seconds between recording a body and acknowledging it
         self.lock = threading.Lock()
         self.bodies: list[dict[str, Any]] = []  # every acknowledged body, in arrival order
-        self.arrival_times: list[float] = []  # time.monotonic() of each body's arrival
         self.bad_signatures = 0
         self.refused = 0  # requests answered with an error, stalled or dropped
         self.arrived = threading.Condition(self.lock)
@@ -135,7 +134,6 @@ class Receiver:
                     return
                 with receiver.arrived:
                     receiver.bodies.append(json.loads(body))
-                    receiver.arrival_times.append(time.monotonic())
                     receiver.arrived.notify_all()
                 time.sleep(receiver.answer_delay)
                 self._answer(200, b'ok')

@@ -1,4 +1,4 @@
-"""Streams delivered by a process of their own (cli/delivery.py): the server's child at a lower CPU priority, tied
+"""Streams delivered by a process of their own (cli/delivery.py): the server's child at idle CPU priority, tied
 to the server's life, restarted when it dies; `main.py stream deliver` beside a server that delivers nothing."""
 
 from __future__ import annotations
@@ -9,19 +9,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from cli.delivery import DELIVERY_NICE, DeliveryProcess
+from cli.delivery import DeliveryProcess
 from main import main
 from store.engine.db import connection
 from store.lifecycle.opening import open_database
-from store.read import activity as read_activity
 from store.read.events import EventFilter
 from store.streams import registry as streams
-from store.streams.delivery import BATCH, READERS_LONGEST_SECONDS
 from tests.browser.conftest import ROOT, parent_of, start_server, stop_process
 from tests.conftest import event
 from tests.stream_receiver import Receiver, running_receiver
@@ -64,7 +61,7 @@ def ended(pid: int) -> bool:
         return True
 
 
-def test_the_server_delivers_in_a_child_process_at_lower_priority_that_ends_with_it(database_url, add_events,
+def test_the_server_delivers_in_a_child_process_at_idle_priority_that_ends_with_it(database_url, add_events,
                                                                                       tmp_path) -> None:
     with running_receiver() as receiver:
         stream_to(receiver, database_url)
@@ -74,9 +71,8 @@ def test_the_server_delivers_in_a_child_process_at_lower_priority_that_ends_with
             assert receiver.wait_for(20) == [f'ev-{n:03d}' for n in range(20)]
             child = holder_pid()
             assert child != server.process.pid and parent_of(child) == server.process.pid
-            lowest = 19  # the nice value cannot go higher
-            assert os.getpriority(os.PRIO_PROCESS, child) == \
-                min(lowest, os.getpriority(os.PRIO_PROCESS, server.process.pid) + DELIVERY_NICE)
+            assert os.sched_getscheduler(child) == os.SCHED_IDLE  # a core only when the server leaves one
+            assert os.sched_getscheduler(server.process.pid) == os.SCHED_OTHER
         finally:
             server.process.kill()  # no graceful stop: the child must notice by itself
             server.process.wait()
@@ -105,24 +101,6 @@ def test_a_delivery_process_that_dies_is_started_again(database_url, add_events,
             delivery.stop()
         assert last is not None and ended(last)  # stopped with the server, not left running
         assert lease_owner() is None
-
-
-def test_a_catching_up_delivery_process_yields_to_the_servers_reads(database_url, add_events) -> None:
-    with running_receiver() as receiver:
-        stream_to(receiver, database_url)
-        add_events(*(event(id=f'ev-{n:04d}') for n in range(3 * BATCH)))
-        delivery = DeliveryProcess(database_url)  # this test's process stands for the server
-        delivery.start()
-        read_activity.begin()  # a read of the server's, in progress all along
-        try:
-            receiver.wait_for(3 * BATCH)
-        finally:
-            read_activity.end()
-            delivery.stop()
-    assert [len(body['events']) for body in receiver.bodies] == [BATCH] * 3
-    # after each full batch it waited for the read to end, at most READERS_LONGEST_SECONDS
-    gaps = [later - earlier for earlier, later in pairwise(receiver.arrival_times)]
-    assert all(gap >= READERS_LONGEST_SECONDS * 0.9 for gap in gaps), gaps
 
 
 def test_stream_deliver_delivers_beside_a_server_that_delivers_nothing(database_url, add_events, tmp_path) -> None:

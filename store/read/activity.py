@@ -5,8 +5,9 @@ A stream catching up a backlog keeps a core and the GIL busy; the app's reads sh
 read during a catch-up took half as long again (at 1M events: 'failed' 95 ms against 65 ms quiet). A catching-up
 deliverer (store/streams/delivery.py) calls `wait_for_readers` between batches: it starts its next batch once no
 read has been in progress for a short quiet spell, or after a longest wait, so nonstop reading slows a catch-up
-but never stops it. A delivery process of its own (cli/delivery.py) hears of the server's reads through
-`observe`; reads of another app instance are not seen.
+but never stops it. Reads in other processes (another app instance) are not seen. This serves delivery in the
+server's own threads (AUDIT_STREAM_DELIVERY=thread); the server's delivery process runs at idle CPU priority
+instead (cli/delivery.py).
 """
 
 from __future__ import annotations
@@ -28,55 +29,19 @@ _waiting = 0  # callers of wait_for_readers waiting now
 POLL_SECONDS = 0.05  # how often a waiter looks at its stop event
 
 
-_observers: list[Callable[[bool], None]] = []
-
-
-def observe(callback: Callable[[bool], None]) -> None:
-    """Call `callback(True)` when reads begin (none was in progress) and `callback(False)` when the last one ends,
-    and `callback(True)` at once if reads are in progress now: how a delivery process learns of the server's reads
-    (cli/delivery.py). Called under this module's lock, in order: it must be quick and must not read."""
-    with _changed:
-        _observers.append(callback)
-        if _reading:
-            callback(True)
-
-
-def unobserve(callback: Callable[[bool], None]) -> None:
-    with _changed:
-        if callback in _observers:
-            _observers.remove(callback)
-
-
-def begin() -> None:
-    """A read begins (for `reading`, and for reads another process reports)."""
-    global _reading
-    with _changed:
-        _reading += 1
-        if _reading == 1:
-            for callback in _observers:
-                callback(True)
-
-
-def end() -> None:
-    """A read begun with `begin` ends."""
-    global _reading, _last_end
-    with _changed:
-        _reading -= 1
-        _last_end = time.monotonic()
-        if _reading == 0:
-            for callback in _observers:
-                callback(False)
-        _changed.notify_all()
-
-
 @contextmanager
 def reading() -> Iterator[None]:
     """Mark a read in progress for its duration (nested and concurrent reads are counted)."""
-    begin()
+    global _reading, _last_end
+    with _changed:
+        _reading += 1
     try:
         yield
     finally:
-        end()
+        with _changed:
+            _reading -= 1
+            _last_end = time.monotonic()
+            _changed.notify_all()
 
 
 def marks_read(fn: Callable[P, R]) -> Callable[P, R]:

@@ -121,10 +121,8 @@ class _Worker:
 class Deliverer:
     """Per process: takes the lease of each stream to deliver and runs one thread per stream it holds."""
 
-    def __init__(self, owner: str | None = None, readers_quiet: float | None = None) -> None:
-        """`readers_quiet`: the quiet spell a catching-up stream waits for (default READERS_QUIET_SECONDS)."""
+    def __init__(self, owner: str | None = None) -> None:
         self.owner = owner or f'{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}'
-        self.readers_quiet = readers_quiet
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._workers: dict[int, _Worker] = {}
@@ -180,7 +178,7 @@ class Deliverer:
     def _deliver(self, stream_id: int, stop: threading.Event) -> None:
         try:
             with connection():
-                _StreamLoop(stream_id, self.owner, stop, self.readers_quiet).run()
+                _StreamLoop(stream_id, self.owner, stop).run()
         except (peewee.DatabaseError, peewee.InterfaceError) as exc:
             log.warning('streams: stream %s stopped on a database error: %s', stream_id, exc)
         finally:
@@ -194,9 +192,8 @@ class Deliverer:
 class _StreamLoop:
     """Delivers one stream while this process holds its lease."""
 
-    def __init__(self, stream_id: int, owner: str, stop: threading.Event, readers_quiet: float | None = None) -> None:
+    def __init__(self, stream_id: int, owner: str, stop: threading.Event) -> None:
         self.stream_id = stream_id
-        self.readers_quiet = readers_quiet
         self.owner = owner
         self.stop = stop
         self.sender: Sender | None = None
@@ -208,8 +205,7 @@ class _StreamLoop:
         try:
             while not self.stop.is_set():
                 if self.catching_up:
-                    quiet = READERS_QUIET_SECONDS if self.readers_quiet is None else self.readers_quiet
-                    read_activity.wait_for_readers(self.stop, quiet, READERS_LONGEST_SECONDS)
+                    read_activity.wait_for_readers(self.stop, READERS_QUIET_SECONDS, READERS_LONGEST_SECONDS)
                 stream = get_stream_by_id(self.stream_id)
                 if stream is None or stream.state == 'paused' or not self._renewed():
                     return

@@ -11,11 +11,11 @@ serve` on a fresh database, a client POSTing R events/s through the API for S se
 time from the API's 201 to the receiver's arrival (the same machine's clock).
 Readers (--readers): the page's first load (`find_events` of a search, its total counted afresh, as
 bench_store.py times it) in this process, which stands for the server: quiet, and while the stream catches up the
-backlog delivered by the server's delivery process (told of the reads, as the server tells it; and not told:
-its lower priority alone) or by threads in this process (AUDIT_STREAM_DELIVERY=thread: yielding to the reads, and
-not). The conditions alternate K times with M reads of each search, S seconds apart, per turn; prints p50/p95 of
-each and the events/s delivered meanwhile. The receiver, a stand-in for a SIEM on another machine, runs at a lower
-CPU priority here, behind the reads.
+backlog delivered by the server's delivery process (idle scheduling, as the server runs it; and at nice 10 for
+comparison) or by threads in this process (AUDIT_STREAM_DELIVERY=thread: yielding to the reads, and not). The
+conditions alternate K times with M reads of each search, S seconds apart, per turn; prints p50/p95 of each and the
+events/s delivered meanwhile. The receiver, a stand-in for a SIEM on another machine, runs at a lower CPU priority
+here, behind the reads.
 """
 
 from __future__ import annotations
@@ -155,15 +155,18 @@ def throughput(events: int, folder: Path) -> None:
     close_database()
 
 
-class Untold(DeliveryProcess):
-    """The server's delivery process, not told of the reads: its lower priority alone."""
+NICE = 10
 
-    def _tell(self, reading: bool) -> None:
-        pass
+
+class NicedProcess(DeliveryProcess):
+    """The server's delivery process at an ordinary priority NICE lower than the server's, in place of idle
+    scheduling."""
+
+    def command(self) -> list[str]:
+        return ['nice', '-n', str(NICE), *super().command()]
 
 
 def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> None:
-    from cli.delivery import DELIVERY_NICE
     from store.engine.db import connection
     from store.ledger.chain import head
     from store.lifecycle.opening import close_database
@@ -185,8 +188,8 @@ def readers(events: int, rounds: int, reads: int, gap: float, folder: Path) -> N
     # each catch-up condition: its deliverer, and for threads (READERS_QUIET_SECONDS, READERS_LONGEST_SECONDS);
     # a longest wait of 0 does not yield
     deliverers: dict[str, tuple[Any, tuple[float, float]]] = {
-        'process (the server\'s)': (DeliveryProcess(url), (quiet, longest)),
-        f'process, nice {DELIVERY_NICE}, not told': (Untold(url), (quiet, longest)),
+        'process, idle (the server\'s)': (DeliveryProcess(url), (quiet, longest)),
+        f'process, nice {NICE}': (NicedProcess(url, idle=False), (quiet, longest)),
         f'threads, yielding ({quiet} s quiet)': (stream_delivery.Deliverer('bench-readers'), (quiet, longest)),
         'threads, not yielding': (stream_delivery.Deliverer('bench-readers'), (quiet, 0.0)),
     }
