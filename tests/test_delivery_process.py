@@ -7,8 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,17 +19,10 @@ from store.read.events import EventFilter
 from store.streams import registry as streams
 from tests.browser.conftest import ROOT, parent_of, start_server, stop_process
 from tests.conftest import event
+from tests.store.test_streams import wait_until
 from tests.stream_receiver import Receiver, running_receiver
 
 SERVICE = EventFilter(scope='Service')
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out')
-        time.sleep(0.05)
 
 
 def stream_to(receiver: Receiver, database_url: str) -> None:
