@@ -108,8 +108,15 @@ class EventTable:
         self.events: dict[int, dict[str, Any]] = {}
         pagination = {'page': 1, 'rowsPerPage': page_size, 'sortBy': sort.column, 'descending': sort.descending,
                       'rowsNumber': first.total}
-        self.table = ui.table(rows=self._rows(first), columns=columns(tz.key), row_key='seq',
-                              pagination=pagination).classes(f'w-full {TABLE_CLASS}').mark('events')
+        with ui.element('div').classes('relative w-full'):
+            # the table's own `loading` prop would send the whole table (its rows too) and have the browser draw
+            # it again, before and after each load: measured at 1M events, 60-120 ms of a search's 200
+            self.progress = ui.linear_progress(show_value=False, size='2px') \
+                .props('indeterminate track-color=transparent').classes('absolute top-0 left-0 z-10') \
+                .mark('loading')
+            self.progress.set_visibility(False)
+            self.table = ui.table(rows=self._rows(first), columns=columns(tz.key), row_key='seq',
+                                  pagination=pagination).classes(f'w-full {TABLE_CLASS}').mark('events')
         self.table.props['rows-per-page-options'] = list(PAGE_SIZES)
         self.table.props[':pagination-label'] = PAGINATION_LABEL
         self.table.props[':table-row-class-fn'] = ROW_CLASS
@@ -168,7 +175,7 @@ class EventTable:
         generation = self._generation
         self._loading = True
         if not mark_new:
-            self.table.props('loading')
+            self.progress.set_visibility(True)
         try:
             result = await self._fetch(sort, (page - 1) * size, size)
             if generation == self._generation and result is not None and not result.events and page > 1:
@@ -182,7 +189,7 @@ class EventTable:
         finally:
             if generation == self._generation:
                 self._loading = False
-                self.table.props(remove='loading')
+                self.progress.set_visibility(False)
         if generation != self._generation or result is None:
             return
         self.table.rows = self._rows(result, mark_new)
