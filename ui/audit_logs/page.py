@@ -89,7 +89,8 @@ class AuditLogsView:
         viewer = await self.viewer()
         return None if viewer is None else await db.call(find_events, viewer, flt, sort, offset, limit)
 
-    async def load_timeline(self, flt: EventFilter | None = None) -> None:
+    async def load_timeline(self, flt: EventFilter | None = None, after: asyncio.Future | None = None) -> None:
+        """Read the timeline and draw it, once `after` (the table's load) is done if given."""
         self._chart_generation += 1
         generation = self._chart_generation
         flt = flt or self.state.to_filter()
@@ -97,6 +98,8 @@ class AuditLogsView:
         if viewer is None:
             return
         result = await db.call(timeline, viewer, flt)
+        if after is not None:
+            await asyncio.wait({after})
         if generation == self._chart_generation:
             self.timeline.show(result)
 
@@ -112,21 +115,29 @@ class AuditLogsView:
         self.bar.show(state)
         self._show_empty_state()
         ui.navigate.history.replace(state.url())
-        await self._both(self.table.load(first_page=True), self.load_timeline())
+        await self._load_view(first_page=True)
 
     async def pick_range(self, since, until) -> None:
         await self.apply(self.state.with_range(since, until))
 
     async def refresh(self) -> None:
-        await self._both(self.table.load(), self.load_timeline())
+        await self._load_view()
 
-    async def _both(self, *loads: Awaitable[None]) -> None:
-        """Run loads side by side, each inside this page's client (a task of its own would start without
-        the page's context, which the session and notifications need)."""
-        async def within_client(load: Awaitable[None]) -> None:
-            with self.client:
-                await load
-        await asyncio.gather(*(within_client(load) for load in loads))
+    async def _load_view(self, first_page: bool = False) -> None:
+        """The table and the timeline, read side by side; the chart is drawn once the table is. The browser
+        draws one update after the other, and NiceGUI draws the whole page for each: a chart that came first
+        held the table back by the time it took to draw (30-50 ms measured at 1M events)."""
+        table = asyncio.ensure_future(self._within_client(self.table.load(first_page=first_page)))
+        try:
+            await self.load_timeline(after=table)
+        finally:
+            await table
+
+    async def _within_client(self, load: Awaitable[None]) -> None:
+        """Run a load inside this page's client (a task of its own would start without the page's context,
+        which the session and notifications need)."""
+        with self.client:
+            await load
 
     def set_live(self, on: bool) -> None:
         if self.live.value != on:
