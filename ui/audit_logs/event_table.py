@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -34,6 +35,7 @@ TABLE_CLASS = 'events-table'
 # Rows a live refresh brought carry `fresh` for a few seconds; the class fades their background in CSS.
 ROW_CLASS = "row => row.fresh ? 'row-fresh' : ''"
 FRESH_SECONDS = 8
+PROGRESS_AFTER = 0.15  # seconds a load runs before the loading bar shows (a quicker one sends no update for it)
 TABLE_CSS = f"""
 .q-table tbody tr.row-fresh td {{ animation: row-fresh 6s ease-out; }}
 @keyframes row-fresh {{ from {{ background-color: rgba(250, 204, 21, 0.5); }} to {{ background-color: transparent; }} }}
@@ -113,7 +115,7 @@ class EventTable:
                       'rowsNumber': first.total}
         with ui.element('div').classes('relative w-full'):
             # the table's own `loading` prop would send the whole table (its rows too) and have the browser draw
-            # it again, before and after each load: measured at 1M events, 60-120 ms of a search's 200
+            # it again, before and after each load
             self.progress = ui.linear_progress(show_value=False, size='2px') \
                 .props('indeterminate track-color=transparent').classes('absolute top-0 left-0 z-10') \
                 .mark('loading')
@@ -165,18 +167,19 @@ class EventTable:
         return rows
 
     async def load(self, pagination: dict[str, Any] | None = None, *, first_page: bool = False,
-                   mark_new: bool = False) -> None:
+                   mark_new: bool = False, on_rows: Callable[[], None] | None = None) -> None:
         """Fetch the page that `pagination` asks for (default: the current one) and show it, unless a
         newer load started meanwhile: then this response is dropped. `mark_new` highlights the rows that
-        were not on the page before (a live refresh)."""
+        were not on the page before (a live refresh, which shows no loading bar); `on_rows` runs just before
+        the rows are shown."""
         sort, page, size = read_pagination({**self.table.pagination, **(pagination or {})})
         if first_page:
             page = 1
         self._generation += 1
         generation = self._generation
         self._loading = True
-        if not mark_new:
-            self.progress.set_visibility(True)
+        progress = None if mark_new else \
+            asyncio.get_running_loop().call_later(PROGRESS_AFTER, self._show_progress, generation)
         try:
             result = await self._fetch(sort, (page - 1) * size, size)
             if generation == self._generation and result is not None and not result.events and page > 1:
@@ -188,14 +191,22 @@ class EventTable:
                 ui.notify('Could not load events. Try Refresh.', type='negative')
             result = None
         finally:
+            if progress is not None:
+                progress.cancel()
             if generation == self._generation:
                 self._loading = False
                 self.progress.set_visibility(False)
         if generation != self._generation or result is None:
             return
+        if on_rows is not None:
+            on_rows()
         self.table.rows = self._rows(result, mark_new)
         self.table.pagination = {'page': page, 'rowsPerPage': size, 'sortBy': sort.column,
                                  'descending': sort.descending, 'rowsNumber': result.total}
+
+    def _show_progress(self, generation: int) -> None:
+        if generation == self._generation and self._loading:
+            self.progress.set_visibility(True)
 
     def select(self, seq: Any) -> None:
         event = self.events.get(seq) if isinstance(seq, int) else None

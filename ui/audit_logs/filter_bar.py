@@ -175,6 +175,10 @@ class FilterBar:
         dialog.on('hide', closed)
         dialog.open()
 
+    def take(self, state: FilterState) -> None:
+        """Make `state` the one the next change starts from, before `show` sets the widgets and chips to it."""
+        self.state = state
+
     def show(self, state: FilterState) -> None:
         """Set the widgets and chips to `state`."""
         self.state = state
