@@ -184,7 +184,8 @@ def keyword_rounds(rounds: int) -> None:
         print(f'  {keyword:10s} ({totals[keyword]:>9,} events)  ' + ', '.join(f'{v:.0f}' for v in values) + ' ms')
     every = [v for values in samples.values() for v in values]
     print(f'  every search:            {summary(every)}')
-    print(f'  first search of a server: {summary(first)}' if len(first) > 1 else '')
+    if len(first) > 1:
+        print(f'  first search of a server: {summary(first)}  (' + ', '.join(f'{v:.0f}' for v in first) + ' ms)')
 
 
 def measure(page, change: Callable[[str, str], None], values: tuple[str, str], totals: tuple[int, int]) -> list[float]:

@@ -184,3 +184,22 @@ def test_paging_sorting_exact_total_and_refresh(accounts, add_events, server, pa
     page.get_by_role('columnheader', name='Timestamp').click()
     expect(cells(page, 2).first).to_have_text('u0000@acme.io')  # oldest first
     expect(cells(page, 1).first).to_have_text('2026-10-01 00:00:00')
+
+
+def test_searches_entered_one_after_another(accounts, add_events, server, page: Page) -> None:
+    """Each keyword typed and entered (the first right after signing in, each next one as soon as the table shows
+    the last) is the one the page ends on: the box, chip, URL and table all show it, none falls back to the
+    search before it."""
+    words = {'qamber': 1, 'qbirch': 2, 'qcedar': 3, 'qdelta': 4, 'qember': 5, 'qfjord': 6}
+    add_events(*(event(target=f'{word}-{i}', description=f'Renamed to {word} {i}')
+                 for word, n in words.items() for i in range(n)))
+    log_in(page, server, *OWNER)
+    box = page.get_by_label('Search')
+    for word, n in [*words.items(), *words.items()]:
+        box.fill(word)
+        box.press('Enter')
+        expect(footer(page)).to_contain_text(f'1-{n} of {n}')
+        expect(page.locator('.q-chip', has_text='Search:')).to_have_text(re.compile(f'Search: {word}'))
+        expect(page).to_have_url(re.compile(rf'\?search={word}$'))
+    expect(box).to_have_value('qfjord')
+    expect(cells(page, 6)).to_have_text([f'qfjord-{i}' for i in range(5, -1, -1)])

@@ -309,4 +309,4 @@ async def test_a_stale_response_never_overwrites_a_newer_one(user: User, account
     await slow
     assert table.table.pagination['page'] == 2
     assert column(table.table, 'target') == [f'nb-{i}' for i in range(5, -1, -1)]  # the sign-in event is newest
-    assert 'loading' not in table.table.props
+    assert not table.progress.visible

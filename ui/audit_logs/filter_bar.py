@@ -4,6 +4,12 @@ buttons, and a chip per active filter.
 Every change made by the user becomes a new FilterState handed to `on_change`; the page then calls
 `show(state)`, which sets the widgets to it. Setting a widget fires its change handler again, but the
 state it computes equals the current one, so nothing is loaded twice.
+
+Search is set only when the state's search is not the text the input itself reported last (a chip or
+Clear filters cleared it). The input's value on the server follows the browser's debounce, so right after
+Enter it may still hold the search before; setting it then to the text the browser already shows raced with
+the browser's own report of that text, NiceGUI kept the browser's older copy of the value and sent that back,
+and the search before replaced the one just entered.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class FilterBar:
                 .props(f'clearable debounce={SEARCH_DEBOUNCE_MS} maxlength={MAX_SEARCH} dense outlined') \
                 .classes(f'w-64 {SEARCH_CLASS}').mark('search')
             self.search.tooltip('Press / to search')
+            self._typed = state.search  # the search the input's text stands for, as the browser reported it last
             # Enter searches at once with what is typed, instead of after the debounce (the model the debounce
             # updates later then holds the same search, which changes nothing).
             self.search.on('keydown.enter', self._search_entered, js_handler='(e) => emit(e.target.value)')
@@ -111,10 +118,15 @@ class FilterBar:
         self.user.set_options(self._user_options(users), value=self.state.user)
 
     async def _search_changed(self, e) -> None:
-        await self._changed(self.state.with_search(e.value))
+        await self._search_typed(e.value)
 
     async def _search_entered(self, e: GenericEventArguments) -> None:
-        await self._changed(self.state.with_search(e.args if isinstance(e.args, str) else ''))
+        await self._search_typed(e.args if isinstance(e.args, str) else '')
+
+    async def _search_typed(self, text: str | None) -> None:
+        state = self.state.with_search(text)
+        self._typed = state.search
+        await self._changed(state)
 
     async def _time_changed(self, e) -> None:
         if e.value == CUSTOM:
@@ -163,6 +175,10 @@ class FilterBar:
         dialog.on('hide', closed)
         dialog.open()
 
+    def take(self, state: FilterState) -> None:
+        """Make `state` the one the next change starts from, before `show` sets the widgets and chips to it."""
+        self.state = state
+
     def show(self, state: FilterState) -> None:
         """Set the widgets and chips to `state`."""
         self.state = state
@@ -178,8 +194,9 @@ class FilterBar:
             self.workspace.value = state.workspace
         if self.time.value != time_value(state):
             self.time.value = time_value(state)
-        if FilterState().with_search(self.search.value).search != state.search:
-            self.search.value = state.search  # a cleared chip; typing a trailing space is left alone
+        if self._typed != state.search:  # a cleared chip (see the module); a trailing space typed is left alone
+            self._typed = state.search
+            self.search.value = state.search
         self._show_chips()
 
     def _show_chips(self) -> None:
