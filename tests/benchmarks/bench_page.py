@@ -1,7 +1,7 @@
 """Benchmark (not a test): filter change -> updated table on the Audit Logs page, with 1,000,000 events.
 
     .venv/bin/python -m tests.benchmarks.bench_page
-    .venv/bin/python -m tests.benchmarks.bench_page --keywords [--rounds 5]
+    .venv/bin/python -m tests.benchmarks.bench_page --keywords [--rounds 5] [--catch-up]
 
 Seeds `$AUDIT_PAGE_BENCH_DB` (default /tmp/audit-page-bench-1m.db) with
 `python main.py --db sqlite:///PATH seed --events 1000000 --seed 1` unless the file exists, starts
@@ -13,7 +13,9 @@ It prints p50/p95 per kind, and the same queries timed in-process on the store f
 
 With --keywords, each round starts a new server process (nothing counted yet: the first search of a session)
 and types each of KEYWORDS into Search, then Enter; a sample runs from the Enter key until the footer shows
-the keyword's exact total. The keywords take turns at being the round's first.
+the keyword's exact total. The keywords take turns at being the round's first. With --catch-up, a stream of every
+event is replayed from the start before each round, so the server's delivery process resends the whole store to
+a loopback receiver while the keywords are searched (the receiver at a lower CPU priority, as bench_streams.py).
 """
 
 from __future__ import annotations
@@ -143,17 +145,68 @@ def sign_in(page, url: str) -> None:
     page.locator('.q-table tbody tr').first.wait_for()
 
 
-def keyword_rounds(rounds: int) -> None:
-    """Keyword and Enter, from a fresh server each round (see the module)."""
+CATCH_UP_STREAM = 'bench-catch-up'
+
+
+def start_catch_up(folder: Path) -> subprocess.Popen:
+    """A stream of every event to a receiver process (tests/benchmarks/bench_streams.py, at a lower CPU priority:
+    it stands for a SIEM on another machine); `replay_catch_up` makes it resend the whole store."""
+    from store.streams import registry as streams
+    from tests.benchmarks.bench_streams import RECEIVER_NICE, start_receiver
+
+    process, url, receiver = start_receiver(folder, record=False)
+    os.setpriority(os.PRIO_PROCESS, process.pid, RECEIVER_NICE)
+    open_database(f'sqlite:///{DB_PATH}')
+    with connection():
+        if any(stream.name == CATCH_UP_STREAM for stream in streams.list_streams()):  # left by a stopped run
+            streams.remove_stream(CATCH_UP_STREAM, 'bench')
+        _, secret = streams.create_stream(CATCH_UP_STREAM, url, None, EventFilter(), 'bench')
+    close_database()
+    (receiver / 'secret').write_text(secret)
+    return process
+
+
+def replay_catch_up() -> int:
+    """Resend the whole store from the next server's start; the position now (what was delivered up to)."""
+    from store.streams import registry as streams
+    from tests.benchmarks.bench_streams import EVERYTHING
+
+    open_database(f'sqlite:///{DB_PATH}')
+    with connection():
+        reached = streams.get_stream(CATCH_UP_STREAM).position
+        streams.replay_stream(CATCH_UP_STREAM, EVERYTHING, 'bench')
+    close_database()
+    return reached
+
+
+def end_catch_up(process: subprocess.Popen) -> None:
+    from store.streams import registry as streams
+
+    open_database(f'sqlite:///{DB_PATH}')
+    with connection():
+        streams.remove_stream(CATCH_UP_STREAM, 'bench')
+    close_database()
+    process.terminate()
+    process.wait(30)
+
+
+def keyword_rounds(rounds: int, catch_up: bool = False) -> None:
+    """Keyword and Enter, from a fresh server each round (see the module); with `catch_up`, while the server's
+    delivery process resends the whole store to a stream."""
     from playwright.sync_api import sync_playwright
 
     prepare_database()
-    totals = exact_totals({k: EventFilter(search=k) for k in KEYWORDS})
     samples: dict[str, list[float]] = {k: [] for k in KEYWORDS}
     first: list[float] = []
+    delivered: list[float] = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        receiver = start_catch_up(Path(tmp) / 'receiver') if catch_up else None
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         for round_ in range(rounds):
+            if receiver is not None:
+                replay_catch_up()
+            totals = exact_totals({k: EventFilter(search=k) for k in KEYWORDS})  # a replay adds an event
+            began = time.perf_counter()
             server = start_server(f'sqlite:///{DB_PATH}', Path(tmp) / f'server-{round_}.log')
             try:
                 page = browser.new_page(viewport={'width': 1400, 'height': 900})
@@ -178,8 +231,16 @@ def keyword_rounds(rounds: int) -> None:
                 page.close()
             finally:
                 stop_server(server)
+            if receiver is not None:
+                delivered.append(replay_catch_up() / (time.perf_counter() - began))
         browser.close()
-    print(f'\nKeyword + Enter -> updated table and total in Chromium, {EVENTS:,} events, {rounds} fresh servers:')
+        if receiver is not None:
+            end_catch_up(receiver)
+    print(f'\nKeyword + Enter -> updated table and total in Chromium, {EVENTS:,} events, {rounds} fresh servers'
+          + (', each delivering a stream that resends the whole store' if catch_up else '') + ':')
+    if delivered:
+        print(f'  delivered meanwhile: {statistics.median(delivered):,.0f} events/s (median of rounds, from each '
+              'server\'s start to its stop)')
     for keyword, values in samples.items():
         print(f'  {keyword:10s} ({totals[keyword]:>9,} events)  ' + ', '.join(f'{v:.0f}' for v in values) + ' ms')
     every = [v for values in samples.values() for v in values]
@@ -262,6 +323,6 @@ def run_kind(page, base_url: str, kind: str, totals: dict[str, int]) -> list[flo
 if __name__ == '__main__':
     if '--keywords' in sys.argv:
         rounds = int(sys.argv[sys.argv.index('--rounds') + 1]) if '--rounds' in sys.argv else 5
-        keyword_rounds(rounds)
+        keyword_rounds(rounds, catch_up='--catch-up' in sys.argv)
     else:
         main()
