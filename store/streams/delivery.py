@@ -1,4 +1,6 @@
-"""Delivering streams: one background thread per app process leases streams, one thread per leased stream delivers.
+"""Delivering streams: one background thread per process leases streams, one thread per leased stream delivers.
+The server runs them in a delivery process of its own (cli/delivery.py), or with AUDIT_STREAM_DELIVERY=thread
+in its own process.
 
 A lease is a row's `lease_owner` with an expiry in the database, renewed while delivering and taken over once
 expired, so with several app instances on one database exactly one delivers each stream, and another takes
@@ -7,7 +9,8 @@ after the destination acknowledged the batch, and only while the lease and the s
 unchanged: a crash resends at most the batch in flight, and nothing is skipped. Failures are retried with
 exponential backoff and jitter, capped at MAX_BACKOFF_SECONDS; a refusal retrying cannot mend (a webhook's 4xx
 other than 408/429) pauses the stream. A stream catching up a backlog (its last batch was full) yields to the
-app's readers between batches (store/read/activity.py), so the pages keep their speed during a catch-up.
+readers of its own process between batches (store/read/activity.py): in the server's process they share the
+interpreter lock.
 """
 
 from __future__ import annotations
