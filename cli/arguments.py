@@ -46,13 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument('-o', '--output', required=True, metavar='FILE', help='a .xlsx or .csv file')
     export.add_argument('--as', dest='as_user', metavar='EMAIL',
                         help="export only what this account may see (default: the whole organization)")
+    add_sort_arguments(export)
 
     explain = commands.add_parser('explain', help='print how the read planner reads a view, and what it costs')
     add_filter_arguments(explain)
     explain.add_argument('--as', dest='as_user', metavar='EMAIL',
                          help="the view this account sees (default: the whole organization)")
-    explain.add_argument('--sort', default='timestamp', choices=SORTABLE, help='the column to sort by')
-    explain.add_argument('--ascending', action='store_true', help='oldest or smallest first')
+    add_sort_arguments(explain)
     explain.add_argument('--offset', type=int, default=0, metavar='N', help='the page starts after N events')
     explain.add_argument('--limit', type=int, default=50, metavar='N', help='events in the page (1-1000)')
 
@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser('migrate-db', help='copy this SQLite store into an empty database, then verify it')
     migrate.add_argument('--to', required=True, metavar='URL', help='the target, e.g. postgresql://user@host/audit')
     return parser
+
+
+def add_sort_arguments(parser: argparse.ArgumentParser) -> None:
+    """The order of a view's events: newest first unless told otherwise."""
+    parser.add_argument('--sort', default='timestamp', choices=SORTABLE, help='the column to sort by')
+    parser.add_argument('--ascending', action='store_true', help='oldest or smallest first')
 
 
 def add_stream_commands(commands: argparse._SubParsersAction) -> None:

@@ -96,7 +96,8 @@ def cmd_export(args: argparse.Namespace, url: str) -> int:
     open_database(url)
     with connection():
         viewer, exported_by = viewer_of(args.as_user)
-        rows = export_to_file(Path(args.output), viewer, flt, Sort(), exported_by=exported_by)
+        rows = export_to_file(Path(args.output), viewer, flt, Sort(args.sort, not args.ascending),
+                              exported_by=exported_by)
     print(f'Wrote {rows:,} events to {args.output}.')
     return 0
 

@@ -100,6 +100,10 @@ def test_export_as_a_workspace_admin_sees_only_their_workspace(db, tmp_path):
     assert len(rows) < len(list(csv.DictReader(everything.open(encoding='utf-8-sig'))))
     missing = run('--db', db, 'export', '--as', 'ghost@acme.io', '-o', str(mine))
     assert missing.returncode == 1 and 'no active account ghost@acme.io' in missing.stderr
+    by_user = tmp_path / 'by-user.csv'
+    assert run('--db', db, 'export', '--sort', 'user', '--ascending', '-o', str(by_user)).returncode == 0
+    users = [r['User'] for r in csv.DictReader(by_user.open(encoding='utf-8-sig'))]
+    assert len(users) > 1 and users == sorted(users)
 
 
 def test_explain_prints_the_plan_of_a_view_as_an_account_sees_it(db):
