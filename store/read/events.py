@@ -14,14 +14,14 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from store.engine.db import database, stream
+from store.engine.db import database
 from store.engine.timefmt import from_millis, iso, to_millis
 from store.ledger import chain
 from store.read.activity import marks_read
 from store.read.counts import count_events
 from store.read.planner import execute, plan_page
 from store.read.query import EventFilter, Viewer, select_events
-from store.read.ways import COLUMNS, SORTABLE, Sort, order
+from store.read.ways import COLUMNS, SORTABLE, Sort, key_of
 
 __all__ = ['SORTABLE', 'EventFilter', 'EventPage', 'Sort', 'Viewer', 'count_after', 'count_events', 'event_json',
            'events_after', 'find_events', 'first_position', 'iter_events', 'page_after', 'visible_users',
@@ -99,15 +99,27 @@ def _at_or_after(viewer: Viewer, flt: EventFilter, ts: int, seq: int) -> int:
 
 def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(),
                 chunk: int = 5000) -> Generator[dict[str, Any], None, None]:
-    """Every matching event in `sort` order, read in chunks so memory stays bounded."""
-    query = select_events(viewer, flt)
-    cursor = stream(f'SELECT {COLUMNS} FROM event e WHERE {query.where} ORDER BY {order(sort)}', query.params)
-    try:
-        while rows := cursor.fetchmany(chunk):
-            for row in rows:
-                yield _event(row)
-    finally:
-        cursor.close()
+    """Every matching event in `sort` order, as of the call: the page's walk to the end, a chunk at a time.
+
+    Each chunk is a page the planner plans and reads as it does `find_events`' pages, continued after the last
+    event of the chunk before (a position in the order, not an offset: a deep offset costs more, and offsets
+    in a newest-first view move when events arrive) among the events stored up to the last one at the start.
+    Events appended meanwhile lie beyond that position and are left out; none is read twice or skipped.
+    Fixing that position rather than holding one read transaction for the whole walk keeps every chunk its
+    own short read: SQLite's write-ahead log can be copied back between chunks instead of growing for the
+    length of the export, and PostgreSQL keeps no snapshot open for minutes.
+    """
+    chunk = max(1, int(chunk))
+    upto = chain.head()[0]
+    total = count_events(viewer, flt)  # counted after `upto` was read: at least the walk's events
+    after = None
+    while total:
+        rows = execute(plan_page(viewer, flt, sort, 0, chunk, total, after=after, upto=upto))
+        for row in rows:
+            yield _event(row)
+        if len(rows) < chunk:
+            return
+        after = key_of(sort, rows[-1])
 
 
 def events_after(viewer: Viewer, flt: EventFilter, position: int, limit: int, upto: int | None = None) -> list[dict]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from store.derived import sort_index
-from store.engine.db import database
+from store.engine.db import database, is_sqlite
 from store.engine.dialect import unindexed
 from store.read.query import EventFilter, Query, Viewer, add_time_range
 
@@ -32,37 +32,88 @@ COLUMNS = """e.seq, e.uid, e.ts, e.actor, e.scope, e.category, e.action, e.targe
              (SELECT name FROM workspace w WHERE w.id = e.workspace_id), e.metadata, e.hash"""
 
 
+# Where each of an event row's sort keys is in COLUMNS, to continue a walk after that row.
+_IN_ROW = {'e.seq': 0, 'e.ts': 2, 'e.actor': 3, 'e.scope': 4, 'e.category': 5, 'e.action': 6, 'e.target': 7,
+           'e.status': 8, 'e.description': 9}
+# The SQLite index whose order is each column's order (store/lifecycle/schema.py creates them; target and
+# description have sort tables instead): an order walk follows it (`in_order`'s `indexed_by`).
+ORDER_INDEX = {'timestamp': 'event_ts', 'user': 'event_actor_ts_status', 'scope': 'event_scope_ts',
+               'category': 'event_category_scope_ts', 'action': 'event_action_ts', 'status': 'event_status_ts'}
+
+Key = tuple[Any, ...]  # an event's values of its order's columns (`order_columns`): a position in a walk
+
+
+def order_columns(sort: Sort) -> list[str]:
+    """The columns of `sort`'s order, ties broken by time and then storage position, so the order is total."""
+    column = SORTABLE[sort.column]
+    if column == 'e.ts':
+        return ['e.ts', 'e.seq']
+    if column == 'e.category':  # categories repeat across scopes; one index serves this order and the filter
+        return ['e.category', 'e.scope', 'e.ts', 'e.seq']
+    return [column, 'e.ts', 'e.seq']
+
+
 def order(sort: Sort, by_index: bool = True) -> str:
     """The ORDER BY of `sort`; with `by_index` off, no index can give it (store/engine/dialect.py `unindexed`),
     so the matches are found first and sorted."""
     direction = 'DESC' if sort.descending else 'ASC'
-    column = SORTABLE[sort.column]
-    if column == 'e.ts':
-        columns = ['e.ts', 'e.seq']
-    elif column == 'e.category':  # categories repeat across scopes; one index serves this order and the filter
-        columns = ['e.category', 'e.scope', 'e.ts', 'e.seq']
-    else:
-        columns = [column, 'e.ts', 'e.seq']
     return ', '.join(f'{name if by_index else unindexed(name, name not in ("e.ts", "e.seq"))} {direction}'
-                     for name in columns)
+                     for name in order_columns(sort))
 
 
+def key_of(sort: Sort, row: tuple) -> Key:
+    """The position of the event `row` (in COLUMNS) in `sort`'s order."""
+    return tuple(row[_IN_ROW[name]] for name in order_columns(sort))
 
-def in_order(query: Query, sort: Sort, offset: int, limit: int, by_index: bool = True) -> list[tuple]:
+
+def beyond(sort: Sort, key: Key, table: str = 'e') -> tuple[str, list[Any]]:
+    """A condition on `table` (the events, or a sort table's entries `s`) holding for the events after `key` in
+    `sort`'s order: one row-value comparison, which either engine turns into a range of the order's index."""
+    names = ', '.join(table + name.removeprefix('e') for name in order_columns(sort))
+    return f'({names}) {"<" if sort.descending else ">"} ({",".join("?" * len(key))})', list(key)
+
+
+def stored_upto(query: Query, upto: int | None) -> Query:
+    """`query` less the events stored after position `upto` (None: all of them). On SQLite the bound is kept
+    from the choice of index (unary `+`): as a range of positions it made SQLite read every event of the range
+    and sort them, not walk the order's index (measured at 1M events, a page of 'notebook': 540 ms)."""
+    if upto is None:
+        return query
+    return Query(f'{query.where} AND {"+" if is_sqlite() else ""}e.seq <= ?', [*query.params, upto])
+
+
+def _after(query: Query, sort: Sort, key: Key | None) -> Query:
+    if key is None:
+        return query
+    condition, params = beyond(sort, key)
+    return Query(f'{query.where} AND {condition}', [*query.params, *params])
+
+
+def in_order(query: Query, sort: Sort, offset: int, limit: int, by_index: bool = True, after: Key | None = None,
+             indexed_by: str | None = None) -> list[tuple]:
     """The page's positions are found first, then its rows are read: when the matches are sorted, the columns
     (the workspace's name is a subquery) are built for the page only, not for every match (measured at 1M
-    events: 'nb-' sorted by category, 1,175 → 469 ms)."""
+    events: 'nb-' sorted by category, 1,175 → 469 ms). `after`: only the events after that position in
+    `sort`'s order; `indexed_by` (SQLite): follow that index, whatever SQLite would choose."""
+    query = _after(query, sort, after)
+    index = f' INDEXED BY {indexed_by}' if indexed_by else ''
     return database.execute_sql(
-        f'SELECT {COLUMNS} FROM event e WHERE e.seq IN (SELECT e.seq FROM event e WHERE {query.where} '
+        f'SELECT {COLUMNS} FROM event e WHERE e.seq IN (SELECT e.seq FROM event e{index} WHERE {query.where} '
         f'ORDER BY {order(sort, by_index)} LIMIT ? OFFSET ?) ORDER BY {order(sort)}',
         [*query.params, limit, offset]).fetchall()
 
 
-def walk(query: Query, sort: Sort, offset: int, limit: int, viewer: Viewer, flt: EventFilter) -> list[tuple]:
-    """A page read in the order of the column's sort table (store/derived/sort_index.py)."""
+def walk(query: Query, sort: Sort, offset: int, limit: int, viewer: Viewer, flt: EventFilter,
+         after: Key | None = None) -> list[tuple]:
+    """A page read in the order of the column's sort table (store/derived/sort_index.py); `after`: from the
+    entry after that position on (a range of the table's key), the tail's events after it too."""
     direction = 'DESC' if sort.descending else 'ASC'
     upto = sort_index.sorted_upto()
     entries, entry_params = prefilter(viewer, flt)
+    if after is not None:
+        condition, params = beyond(sort, after, 's')
+        entries, entry_params = f'{entries} AND {condition}', [*entry_params, *params]
+        query = _after(query, sort, after)
     rows = database.execute_sql(page_sql(sort.column, COLUMNS, query.where, direction, entries),
                                 [*entry_params, *query.params, upto, *query.params, upto, offset + limit,
                                  limit, offset]).fetchall()
