@@ -105,9 +105,11 @@ def iter_events(viewer: Viewer, flt: EventFilter, sort: Sort = Sort(),
     event of the chunk before (a position in the order, not an offset: a deep offset costs more, and offsets
     in a newest-first view move when events arrive) among the events stored up to the last one at the start.
     Events appended meanwhile lie beyond that position and are left out; none is read twice or skipped.
-    Fixing that position rather than holding one read transaction for the whole walk keeps every chunk its
-    own short read: SQLite's write-ahead log can be copied back between chunks instead of growing for the
-    length of the export, and PostgreSQL keeps no snapshot open for minutes.
+    Fixing that position rather than holding one read transaction (a snapshot) for the whole walk keeps every
+    chunk its own short read: SQLite's write-ahead log can be copied back between chunks instead of growing
+    for the length of the export, PostgreSQL keeps no snapshot open for minutes, and the planner's races keep
+    their second connection (inside a transaction store/engine/race.py runs the two ways one after the other).
+    Measured at 1M events through `main.py export` (README, Export): as fast as the one sorted query it replaced.
     """
     chunk = max(1, int(chunk))
     upto = chain.head()[0]

@@ -1,7 +1,9 @@
 """Exporting a view's events to Excel (.xlsx) or CSV: the file appears whole, or not at all, and is recorded.
 
-Rows arrive from the planner (`store.read.events.iter_events`) in chunks and are written by
-store/read/spreadsheet.py; memory holds one chunk.
+Rows come from the read planner, as the page's do: `store.read.events.iter_events` reads the view's pages to
+the end, a chunk each, every one continuing after the last event of the one before among the events stored
+when the export began (events arriving meanwhile are left out). store/read/spreadsheet.py writes them; memory
+holds one chunk.
 """
 
 from __future__ import annotations

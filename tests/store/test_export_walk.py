@@ -169,3 +169,18 @@ def test_a_file_written_while_events_arrive_holds_the_view_as_of_its_start(engin
                               chunk=CHUNK) == len(expected)
         assert [as_text(row) for row in read_csv(path)[1:]] == expected
         assert len(chunks) > 3 and count_events(ORG, EventFilter()) == len(expected) + 3 * 14 + 1  # and the record
+
+
+@pytest.mark.sqlite_only  # PostgreSQL's planner chooses between its indexes itself
+def test_a_structured_view_in_another_columns_order_walks_that_columns_index(store):
+    """SQLite would find the matches through a facet's index and sort them all for every page, a walk to the
+    end once per chunk; the planner walks the column's index instead, raced against that sort."""
+    flt = EventFilter(status='SUCCESS')
+    plan = planner.plan_page(ORG, flt, Sort('action'), 0, CHUNK, count_events(ORG, flt))
+    assert plan.first.name == planner.ORDER_WALK and plan.other is not None
+    assert plan.other.name == planner.SORTED_MATCHES and not plan.other.by_index
+    assert any('walk the index of the sort column' in line for line in planner.describe(plan))
+    every = planner.plan_page(ORG, EventFilter(), Sort('user', False), 0, CHUNK, 90)
+    assert every.first.name == planner.ORDER_WALK and every.other is None  # nothing to test: just follow it
+    assert [row[1] for row in planner.execute(every)] == [e['id'] for e in iter_events(ORG, EventFilter(),
+                                                                                       Sort('user', False))][:CHUNK]
