@@ -1,8 +1,8 @@
-"""Reading events: pages of the table, the export's stream, the API's keyset pages, a stream's next events
-and the user list.
+"""Reading events: pages of the table, the export's walk through them to the end, the API's keyset pages, a
+stream's next events and the user list.
 
 Each is built on `select_events` (store/read/query.py), which applies the viewer's visibility and the
-filter; a page's way of reading is planned by store/read/planner.py; the totals come from
+filter; a page's way of reading, the export's pages too, is planned by store/read/planner.py; the totals come from
 store/read/counts.py. `Viewer`, `EventFilter` and `count_events` are
 re-exported here for the readers that take all of these from one place.
 """
