@@ -131,9 +131,9 @@ def naming(facet: Facet, term: str) -> Named:
     return named if len(named) <= MAX_NAMED else []
 
 
-def candidates_query(term: str, named: dict[Facet, Named]) -> str:
-    """An index query for the events holding the first and the last trigram of `term`, except those of the
-    named values.
+def candidates_query(term: str, named: dict[Facet, Named], wanted: str | None = None) -> str:
+    """An index query for the events holding the first and the last trigram of `term` (or the index query
+    `wanted`), except those of the named values.
 
     The term lies inside those names, so each of its trigrams is about as common as their events, and
     each costs a pass over that many index entries. Outside them, the two at its ends narrow as well as
@@ -141,6 +141,6 @@ def candidates_query(term: str, named: dict[Facet, Named]) -> str:
     trigrams); every candidate is checked against the whole term afterwards.
     """
     grams = dict.fromkeys((term[:3], term[-3:]))
-    wanted = ' AND '.join('"' + gram.replace('"', '""') + '"' for gram in grams)
+    wanted = wanted or ' AND '.join('"' + gram.replace('"', '""') + '"' for gram in grams)
     excluded = ' OR '.join(f'"{facet.marker(row[0])}"' for facet, rows in named.items() for row in rows)
     return f'({wanted}) NOT ({excluded})'

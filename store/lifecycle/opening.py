@@ -17,6 +17,7 @@ from store.derived import search_file
 from store.engine.db import StoreError, connection, database, redact
 from store.engine.pools import SqliteStore, connect
 from store.lifecycle import schema
+from store.streams import progress as stream_progress
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def open_database(url: str, map_mib: int = 0) -> peewee.Database:
     db = connect(url, map_mib)
     if isinstance(db, SqliteStore):
         db.on_connect.append(lambda conn: search_file.attach(conn, db.database, db.map_bytes))
+        db.on_connect.append(lambda conn: stream_progress.attach(conn, db.database))
         db.indexer = search_file.Indexer(db)
     database.initialize(db)
     try:

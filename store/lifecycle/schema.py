@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from store.derived import rollup, search_index, sort_index
 from store.engine.db import StoreError, database, write_transaction
 from store.engine.dialect import PostgresOnly, SqliteOnly, ddl
+from store.streams import progress as stream_progress
 
 V1_TABLES = [
     """CREATE TABLE IF NOT EXISTS meta (
@@ -280,13 +281,17 @@ V17_POSTGRES_EVENT_TEXT = [PostgresOnly(sql) for sql in (
     'ANALYZE event_text',  # the planner's estimates from the start, before autovacuum's
 )]
 
+# Where each stream has got to, apart from its row (store/streams/progress.py). SQLite keeps it in a file of its
+# own, made when the file is attached.
+V18_POSTGRES_STREAM_PROGRESS = [PostgresOnly(f'CREATE TABLE {stream_progress.DEFINITION.replace("INTEGER", "BIGINT")}')]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
                                    _run(V10_SORT_TABLES), _run(V11_WORKSPACE_MARKERS), _run(V12_SEARCH_FILE),
                                    _run(V13_SORT_TABLES_MOVED), _run(V14_STREAMS),
                                    _run(V15_OIDC), _run(V16_POSTGRES_DESCRIPTION),
-                                   _run(V17_POSTGRES_EVENT_TEXT)]
+                                   _run(V17_POSTGRES_EVENT_TEXT), _run(V18_POSTGRES_STREAM_PROGRESS)]
 LATEST = len(STEPS)
 
 

@@ -25,10 +25,10 @@ from store.engine.timefmt import now_millis, to_millis
 from store.ledger.buckets import DAY, UNIT, Unit, choose_unit
 from store.read.keywords import searched_counts
 from store.read.query import (
-    MIN_INDEXED_TERM,
     EventFilter,
     Span,
     Viewer,
+    is_indexed,
     normalize_search,
     rollup_where,
 )
@@ -168,7 +168,7 @@ class _KeptCounts:
                     counts = merge(dict(counts), row_counts(viewer, flt, width, after=known[0]))
             else:
                 low = min(_before_range(flt, head), head)
-                indexed = len(normalize_search(flt.search)) >= MIN_INDEXED_TERM and not flt.user
+                indexed = is_indexed(normalize_search(flt.search)) and not flt.user
                 days = event_days.upto(head, head_hash) if alone and indexed and width == DAY and is_sqlite() else None
                 counts = _cold(viewer, flt, width, _spans(low, head) if alone else ([(low, head)] if low else None),
                                days)

@@ -23,10 +23,11 @@ from store.read.query import (
     Span,
     Viewer,
     index_query,
+    is_indexed,
     normalize_search,
     rollup_where,
     select_events,
-    trigram_query,
+    term_query,
 )
 from store.read.tallies import (
     Clause,
@@ -55,13 +56,13 @@ def searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Sp
     if not is_sqlite():
         return _postgres_searched_counts(viewer, flt, width)
     named = {facet: rows for facet in search_index.FACETS if (rows := search_index.naming(facet, term))} \
-        if len(term) >= MIN_INDEXED_TERM else {}
+        if is_indexed(term) else {}
     if not named:
-        if days is not None and width == DAY and len(term) >= MIN_INDEXED_TERM:
+        if days is not None and width == DAY and is_indexed(term):
             return in_parts(lambda span: _matches_by_day(viewer, flt, span, days), spans)
         return in_parts(lambda span: row_counts(viewer, flt, width, span=span), spans)
     counts, rest = _named_counts(viewer, flt, width, named.get(PAIR, []), named.get(ACTOR, []))
-    match = search_index.candidates_query(term, named)
+    match = search_index.candidates_query(term, named, term_query(term) if len(term) < MIN_INDEXED_TERM else None)
     return merge(counts, in_parts(lambda span: _candidate_counts(viewer, flt, width, match, rest, span, days),
                                     spans))
 
@@ -166,17 +167,18 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
 def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: np.ndarray) -> Counts:
     """A keyword found in no scope, category or user name, counted per day from the matches' positions (in
     `span`). When the one query puts no condition on the view but the keyword (WHOLE_STORE: the viewer sees
-    every event, no filter), a term of one trigram is answered by the search index alone: the index
-    folds ASCII as the search text is lower-cased, so it finds exactly the events holding the term (those
+    every event, no filter), a term of one trigram or of two characters is answered by the search index
+    alone: the index folds ASCII as the search text is lower-cased, so it finds exactly the events holding
+    the term (store/derived/search_file.py `starting_with` for two) (those
     whose text has other characters are checked on their rows). With a filter, SQLite plans the read: a
     facet's index may find fewer rows than the term's candidates ('nb-' + FAILED at 1M: 47 ms, against 85
     read from the candidates)."""
     term = normalize_search(flt.search)
     whole_store = select_events(viewer, replace(flt, search='')).where == WHOLE_STORE
-    if whole_store and len(term) == MIN_INDEXED_TERM and term.isascii():
+    if whole_store and len(term) <= MIN_INDEXED_TERM and term.isascii():
         # the events the index holds are found by it alone; those after it are tested on their rows (one
         # statement: both parts see the index as of the same moment)
-        indexed, indexed_params, tail, tail_params = search_file.split_candidates('?', [trigram_query(term)], span)
+        indexed, indexed_params, tail, tail_params = search_file.split_candidates('?', [term_query(term)], span)
         listed = database.execute_sql(
             f'SELECT (SELECT group_concat(seq) FROM ({indexed})), (SELECT group_concat(seq) FROM event '
             f'WHERE {tail} AND {substring_clause("search_text")})',
@@ -191,7 +193,7 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: n
             found = np.concatenate([found[~unsure], checked])
         return event_days.split(days, found)
     if whole_store:  # nothing else narrows the view: the candidates drive the read ('failed' at 1M, 47 → 43 ms)
-        return _candidate_counts(viewer, flt, DAY, trigram_query(term), ('1 = 1', []), span, days)
+        return _candidate_counts(viewer, flt, DAY, term_query(term), ('1 = 1', []), span, days)
     query = select_events(viewer, flt, span=span)
     return event_days.split(days, positions(f'SELECT group_concat(e.seq) FROM event e WHERE {query.where}',
                                              query.params))

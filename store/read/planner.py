@@ -30,13 +30,13 @@ from store.ledger.buckets import DAY, HOUR
 from store.read import ways
 from store.read.counts import count_events, resolution, rollup_total, view_counts
 from store.read.query import (
-    MIN_INDEXED_TERM,
     WHOLE_STORE,
     EventFilter,
     Viewer,
+    is_indexed,
     normalize_search,
     select_events,
-    trigram_query,
+    term_query,
 )
 from store.read.ways import Key, Sort
 
@@ -289,7 +289,7 @@ def _in_time_order(plan: Plan) -> Plan:
     through_index = matches * SORT_SECONDS_PER_MATCH
     # a walk reads at least the events up to the page's end: with fewer matches the view is not even counted
     shortest_walk = (offset + limit) * WALK_SECONDS_PER_EVENT
-    if len(normalize_search(flt.search)) < MIN_INDEXED_TERM or shortest_walk >= through_index:
+    if not is_indexed(normalize_search(flt.search)) or shortest_walk >= through_index:
         return plan
     plain = replace(flt, search='')
     in_view = count_events(viewer, plain) if flt.user else rollup_total(viewer, plain)
@@ -334,9 +334,9 @@ def _seek(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, total: int)
 def is_common_term(search: str, total: int, offset: int) -> bool:
     """Whether a search matches so many rows that a near page is found faster by walking time order."""
     term = normalize_search(search)
-    if len(term) < MIN_INDEXED_TERM or total < COMMON_MATCHES or offset > 10_000 or not is_sqlite():
+    if not is_indexed(term) or total < COMMON_MATCHES or offset > 10_000 or not is_sqlite():
         return False
     probe = database.execute_sql(
         'SELECT count(*) FROM (SELECT rowid FROM search.event_search WHERE event_search MATCH ? LIMIT ?)',
-        (trigram_query(term), COMMON_MATCHES)).fetchone()[0]
+        (term_query(term), COMMON_MATCHES)).fetchone()[0]
     return probe >= COMMON_MATCHES

@@ -16,7 +16,18 @@ from store.engine.db import is_sqlite
 from store.engine.dialect import substring_clause, substring_param
 from store.engine.timefmt import to_millis
 
-MIN_INDEXED_TERM = 3  # the trigram index narrows terms of three characters or more
+MIN_INDEXED_TERM = 3  # a term of this many characters or more is found by all of its trigrams
+
+
+def is_indexed(term: str) -> bool:
+    """Whether the search index (SQLite) narrows `term`'s candidates: three characters or more, or two ASCII ones
+    (store/derived/search_file.py `starting_with`)."""
+    return len(term) >= MIN_INDEXED_TERM or (len(term) == 2 and term.isascii())
+
+
+def term_query(term: str) -> str:
+    """The search index's query for the candidates of an indexed term (`is_indexed`)."""
+    return search_file.starting_with(term) if len(term) < MIN_INDEXED_TERM else trigram_query(term)
 
 
 @dataclass(frozen=True)
@@ -109,8 +120,8 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
     add_time_range(flt, 'e', clauses, params)
     term = normalize_search(flt.search)
     if term:
-        if narrow_search and len(term) >= MIN_INDEXED_TERM and is_sqlite():
-            match, match_params = index_query('?', [trigram_query(term)], viewer, flt)
+        if narrow_search and is_indexed(term) and is_sqlite():
+            match, match_params = index_query('?', [term_query(term)], viewer, flt)
             found, found_params = search_file.candidates(match, match_params, span)
             clauses.append(f'e.seq IN ({found})')
             params += found_params

@@ -6,7 +6,8 @@ A lease is a row's `lease_owner` with an expiry in the database, renewed while d
 expired, so with several app instances on one database exactly one delivers each stream, and another takes
 over once the lease runs out (AUDIT_STREAM_LEASE_SECONDS) when it dies. A stream's position is stored only
 after the destination acknowledged the batch, and only while the lease and the stream's generation are
-unchanged: a crash resends at most the batch in flight, and nothing is skipped. Failures are retried with
+unchanged: a crash resends at most the batch in flight, and nothing is skipped. It is stored in the stream's
+progress row (store/streams/progress.py), apart from the events' file on SQLite. Failures are retried with
 exponential backoff and jitter, capped at MAX_BACKOFF_SECONDS; a refusal retrying cannot mend (a webhook's 4xx
 other than 408/429) pauses the stream. A stream catching up a backlog (its last batch was full) yields to the
 readers of its own process between batches (store/read/activity.py): in the server's process they share the
@@ -34,6 +35,7 @@ from store.engine.timefmt import now_millis
 from store.ledger import chain
 from store.read import activity as read_activity
 from store.read.events import count_after, events_after
+from store.streams import progress
 from store.streams.destinations import ChatSender, DeliveryError, Sender, sender_for
 from store.streams.formats import DIGEST_LISTED
 from store.streams.registry import AUDIT_CATEGORY, AUDIT_SCOPE, Stream, get_stream_by_id, list_streams
@@ -69,33 +71,45 @@ def lease_millis() -> int:
     return int(value) * 1000
 
 
-def take_lease(stream_id: int, owner: str) -> bool:
+def take_lease(stream_id: int, owner: str, kept: Stream | None = None) -> bool:
     """Take or renew the stream's lease for `owner`: free, expired or already ours. False when another holds it
-    or the stream is paused or gone."""
+    or the stream is paused or gone. With `kept`, the stream as this owner last read it, its position is copied
+    into the stream's own row (store/streams/progress.py)."""
     now = now_millis()
     cursor = database.execute_sql(
-        "UPDATE stream SET lease_owner = ?, lease_expires = ? WHERE id = ? AND state <> 'paused' "
+        f"UPDATE stream SET lease_owner = ?, lease_expires = ?, {_KEEP_POSITION} WHERE id = ? AND state <> 'paused' "
         'AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires < ?)',
-        (owner, now + lease_millis(), stream_id, owner, now))
+        (owner, now + lease_millis(), *_kept(kept), stream_id, owner, now))
     return cursor.rowcount == 1
 
 
 def release_lease(stream_id: int, owner: str) -> None:
-    database.execute_sql('UPDATE stream SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?',
-                         (stream_id, owner))
+    """Give the lease up, the position delivered so far copied into the stream's own row."""
+    database.execute_sql(f'UPDATE stream SET lease_owner = NULL, lease_expires = NULL, {_KEEP_POSITION} '
+                         'WHERE id = ? AND lease_owner = ?', (*_kept(get_stream_by_id(stream_id)), stream_id, owner))
 
 
-def acknowledge(stream: Stream, owner: str, position: int, count: int, *, digest: bool = False) -> bool:
-    """Store the position the destination acknowledged; False when the stream changed or the lease was lost
-    meanwhile (the batch is then sent again by whoever delivers next: at least once)."""
+# A position moves forward within its generation only; one of another generation is not this stream's any more.
+_KEEP_POSITION = 'position = CASE WHEN generation = ? AND position < ? THEN ? ELSE position END'
+
+
+def _kept(stream: Stream | None) -> tuple[int, int, int]:
+    return (-1, 0, 0) if stream is None else (stream.generation, stream.position, stream.position)
+
+
+def acknowledge(stream: Stream, owner: str, last: tuple[int, str], count: int, *, digest: bool = False) -> bool:
+    """Store the position the destination acknowledged (`last`: the last event's position and hash); False when
+    the stream changed or the lease was lost meanwhile (the batch is then sent again by whoever delivers next:
+    at least once). The stream's own row is written only when it was failing: a catch-up's positions go to
+    its progress row (store/streams/progress.py)."""
     now = now_millis()
-    cursor = database.execute_sql(
-        "UPDATE stream SET position = ?, delivered = delivered + ?, last_success = ?, failures = 0, "
-        "next_retry = NULL, state = 'active', lease_expires = ?, last_sent = COALESCE(?, last_sent) "
-        'WHERE id = ? AND lease_owner = ? AND generation = ?',
-        (position, count, now, now + lease_millis(), now if digest else None, stream.id, owner,
-         stream.generation))
-    return cursor.rowcount == 1
+    if not progress.record(stream.id, stream.created_at, stream.generation, owner, *last, count, now, digest):
+        return False
+    if stream.failures or stream.next_retry or stream.state != 'active':
+        database.execute_sql(
+            "UPDATE stream SET failures = 0, next_retry = NULL, state = 'active' "
+            'WHERE id = ? AND lease_owner = ? AND generation = ?', (stream.id, owner, stream.generation))
+    return True
 
 
 def record_failure(stream: Stream, owner: str, error: str, permanent: bool) -> None:
@@ -107,8 +121,9 @@ def record_failure(stream: Stream, owner: str, error: str, permanent: bool) -> N
     with write_transaction():
         cursor = database.execute_sql(
             'UPDATE stream SET failures = ?, last_error = ?, last_error_at = ?, next_retry = ?, state = ?, '
-            'generation = generation + ? WHERE id = ? AND lease_owner = ? AND generation = ?',
-            (failures, error[:500], now, retry, state, 1 if permanent else 0, stream.id, owner, stream.generation))
+            f'generation = generation + ?, {_KEEP_POSITION} WHERE id = ? AND lease_owner = ? AND generation = ?',
+            (failures, error[:500], now, retry, state, 1 if permanent else 0, *_kept(stream), stream.id, owner,
+             stream.generation))
         if permanent and cursor.rowcount == 1:
             record('system', 'Pause Stream', stream.name,
                    f'Paused stream {stream.name}: the destination refused a delivery ({error[:200]})',
@@ -210,7 +225,7 @@ class _StreamLoop:
                 if self.catching_up:
                     read_activity.wait_for_readers(self.stop, READERS_QUIET_SECONDS, READERS_LONGEST_SECONDS)
                 stream = get_stream_by_id(self.stream_id)
-                if stream is None or stream.state == 'paused' or not self._renewed():
+                if stream is None or stream.state == 'paused' or not self._renewed(stream):
                     return
                 wait = self.step(stream)
                 if wait:
@@ -218,18 +233,18 @@ class _StreamLoop:
         finally:
             self._close()
 
-    def _renewed(self) -> bool:
-        """Whether this process still holds the lease; renewed (a write) once a third of it has passed, and after
-        a position could not be stored."""
+    def _renewed(self, stream: Stream) -> bool:
+        """Whether this process still holds the lease; renewed (a write, which also keeps the position in the
+        stream's row) once a third of it has passed, and after a position could not be stored."""
         if time.monotonic() - self.renewed_at < lease_millis() / 3000:
             return True
-        if not take_lease(self.stream_id, self.owner):
+        if not take_lease(self.stream_id, self.owner, stream):
             return False
         self.renewed_at = time.monotonic()
         return True
 
-    def _acknowledged(self, stream: Stream, position: int, count: int, digest: bool = False) -> None:
-        if not acknowledge(stream, self.owner, position, count, digest=digest):
+    def _acknowledged(self, stream: Stream, last: tuple[int, str], count: int, digest: bool = False) -> None:
+        if not acknowledge(stream, self.owner, last, count, digest=digest):
             self.renewed_at = float('-inf')  # changed meanwhile, or the lease was lost: check before sending more
 
     def _sender(self, stream: Stream) -> Sender:
@@ -262,7 +277,7 @@ class _StreamLoop:
             self._close()
             record_failure(stream, self.owner, str(exc), exc.permanent)
             return 0.0
-        self._acknowledged(stream, events[-1]['seq'], len(events))
+        self._acknowledged(stream, (events[-1]['seq'], events[-1]['hash']), len(events))
         return 0.0
 
     def _digest(self, stream: Stream, now: int) -> float:
@@ -270,7 +285,7 @@ class _StreamLoop:
         due = (stream.last_sent or 0) + stream.digest_minutes * 60_000
         if now < due:
             return min(1.0, (due - now) / 1000)
-        head = chain.head()[0]
+        head, head_hash = chain.head()
         count = count_after(stream.viewer(), stream.filter, stream.position, head)
         if not count:
             return IDLE_SECONDS
@@ -284,7 +299,7 @@ class _StreamLoop:
             self._close()
             record_failure(stream, self.owner, str(exc), exc.permanent)
             return 0.0
-        self._acknowledged(stream, head, count, digest=True)
+        self._acknowledged(stream, (head, head_hash), count, digest=True)
         return 0.0
 
 

@@ -3,8 +3,9 @@
 A stream delivers, in storage order, every event its filter matches with Organization visibility (its
 workspace filter honoured) to a webhook, a chat channel, a syslog server or a JSON Lines file
 (store/streams/delivery.py does the delivering). Its position is the `seq` of the last event the destination
-acknowledged. Creating, changing, pausing, resuming, replaying and removing a stream are recorded in the log
-itself (scope Organization, category Policy, as API tokens are).
+acknowledged, kept while delivering in a progress row of its own (store/streams/progress.py). Creating,
+changing, pausing, resuming, replaying and removing a stream are recorded in the log itself (scope
+Organization, category Policy, as API tokens are).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from store.engine.db import StoreError, database, found, insert_id, write_transa
 from store.engine.timefmt import now_millis, to_millis
 from store.ledger import chain, taxonomy
 from store.read.events import EventFilter, Viewer, count_after, events_after, first_position
+from store.streams import progress
 from store.write import self_audit
 
 MAX_NAME = 100
@@ -118,15 +120,34 @@ class Stream:
         return ', '.join(f'{k}: {v}' for k, v in active.items()) or 'every event'
 
 
-_COLUMNS = """id, name, destination, format, filter, digest_minutes, state, position, generation, secret, delivered,
-              failures, last_success, last_error, last_error_at, next_retry, last_sent, lease_owner, lease_expires,
-              created_at, created_by"""
+_COLUMNS = """s.id, s.name, s.destination, s.format, s.filter, s.digest_minutes, s.state, s.position, s.generation,
+              s.secret, s.delivered, s.failures, s.last_success, s.last_error, s.last_error_at, s.next_retry,
+              s.last_sent, s.lease_owner, s.lease_expires, s.created_at, s.created_by"""
+_COUNT = _COLUMNS.count(',') + 1
+
+
+def _select(where: str) -> str:
+    """The streams with their progress (store/streams/progress.py), as `_stream` reads them."""
+    return f'SELECT {_COLUMNS}, {progress.columns()} FROM stream s {progress.joined()} {where}'
 
 
 def _stream(row: tuple) -> Stream:
-    values = list(row)
+    """A stream as it is now: its own row, with the position and counts its progress row adds."""
+    values = list(row[:_COUNT])
     values[4] = filter_from_json(values[4])
-    return Stream(*values)
+    stream = Stream(*values)
+    kept = progress.from_row(row[_COUNT:])
+    if not kept.counts_for(stream.created_at):
+        return stream
+    position = kept.position_for(stream.created_at, stream.generation)
+    return replace(stream, position=stream.position if position is None else max(position, stream.position),
+                   delivered=stream.delivered + kept.delivered,
+                   last_success=_latest(stream.last_success, kept.last_success),
+                   last_sent=_latest(stream.last_sent, kept.last_sent))
+
+
+def _latest(a: int | None, b: int | None) -> int | None:
+    return max(a, b) if a is not None and b is not None else (a if b is None else b)
 
 
 def filter_to_json(flt: EventFilter) -> str:
@@ -206,18 +227,18 @@ def create_stream(name: str, to: str, fmt: str | None, flt: EventFilter, created
 
 
 def list_streams() -> list[Stream]:
-    return [_stream(row) for row in database.execute_sql(f'SELECT {_COLUMNS} FROM stream ORDER BY name')]
+    return [_stream(row) for row in database.execute_sql(_select('ORDER BY s.name'))]
 
 
 def get_stream(name: str) -> Stream:
-    row = database.execute_sql(f'SELECT {_COLUMNS} FROM stream WHERE name = ?', (name,)).fetchone()
+    row = database.execute_sql(_select('WHERE s.name = ?'), (name,)).fetchone()
     if row is None:
         raise StoreError(f'no stream named {name!r}')
     return _stream(row)
 
 
 def get_stream_by_id(stream_id: int) -> Stream | None:
-    row = database.execute_sql(f'SELECT {_COLUMNS} FROM stream WHERE id = ?', (stream_id,)).fetchone()
+    row = database.execute_sql(_select('WHERE s.id = ?'), (stream_id,)).fetchone()
     return _stream(row) if row else None
 
 
@@ -230,11 +251,13 @@ def resume_stream(name: str, by: str) -> Stream:
 
 
 def _set_state(name: str, state: str, by: str, action: str, verb: str) -> Stream:
+    """Pause or resume; like a change, it starts a new generation from the position delivered so far, which the
+    stream's own row takes over from its progress row (store/streams/progress.py)."""
     with write_transaction():
         stream = get_stream(name)
         database.execute_sql(
-            'UPDATE stream SET state = ?, generation = generation + 1, failures = 0, next_retry = NULL WHERE id = ?',
-            (state, stream.id))
+            'UPDATE stream SET state = ?, generation = generation + 1, failures = 0, next_retry = NULL, position = ? '
+            'WHERE id = ?', (state, stream.position, stream.id))
         _record(by, action, name, f'{verb} stream {name}')
     return get_stream(name)
 
@@ -263,8 +286,8 @@ def change_stream(name: str, by: str, *, to: str | None = None, fmt: str | None 
         secret = (stream.secret or secrets.token_urlsafe(32)) if destination.kind == 'webhook' else None
         database.execute_sql(
             'UPDATE stream SET destination = ?, format = ?, filter = ?, digest_minutes = ?, secret = ?, '
-            'generation = generation + 1 WHERE id = ?',
-            (destination.url, new_fmt, filter_to_json(new_flt), digest, secret, stream.id))
+            'generation = generation + 1, position = ? WHERE id = ?',
+            (destination.url, new_fmt, filter_to_json(new_flt), digest, secret, stream.position, stream.id))
         _record(by, 'Change Stream', name,
                 f'Changed stream {name}: to {_shown(destination)} ({new_fmt}) for {_filter_words(new_flt)}',
                 {'destination': _shown(destination), 'format': new_fmt, 'filter': new_flt.active(),
@@ -282,6 +305,7 @@ def remove_stream(name: str, by: str) -> None:
     with write_transaction():
         stream = get_stream(name)
         database.execute_sql('DELETE FROM stream WHERE id = ?', (stream.id,))
+        progress.forget(stream.id)
         _record(by, 'Remove Stream', name, f'Removed stream {name} (to {_shown(stream.target)})',
                 {'delivered': stream.delivered, 'position': stream.position})
 

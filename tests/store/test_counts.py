@@ -177,3 +177,44 @@ def test_a_workspace_admins_search_reads_only_their_workspaces_candidates(add_ev
         failed = sum(1 for where, text in texts.values() if 'failed' in text)
         assert read == (sum(1 for where, text in texts.values() if where == 'alpha' and 'failed' in text)
                         if most else failed)
+
+
+def test_a_two_character_term_is_found_by_the_trigrams_that_start_with_it(add_events, parts):
+    """A term of two ASCII characters is narrowed by every indexed trigram that starts with it: each
+    occurrence starts one, the last field's too (its event's markers follow it). Counts, pages and the
+    index's candidates agree with a test of every event's text, across field boundaries, upper case, other
+    alphabets, and events the index has not reached yet."""
+    from store.derived import search_file
+    from store.engine.db import database, is_sqlite
+    from store.ledger.validation import validate_event
+    from store.read import counts
+    from store.read.insight import timeline
+    from store.write.ingest import append_events
+
+    texts = {'t0': ('Push', '1-box', 'no match across fields'), 't1': ('Scale', 'gpu-H100', 'scaled'),
+             't2': ('Stop', 'nb-1', 'stopped on h1'), 't3': ('Stop', 'nb-2', 'ünh1 über'),
+             't4': ('Start', 'nb-3', 'ḫ1 is another letter'), 't5': ('Start', 'H1', 'x'),
+             't6': ('Start', 'nb-4', 'h'), 't7': ('Add', 'h1x', 'after the index')}
+    rows = [event(id=uid, action=action, target=target, description=text, workspace=('alpha', 'beta')[i % 2],
+                  timestamp=f'2026-10-0{1 + i % 5}T08:00:00Z')
+            for i, (uid, (action, target, text)) in enumerate(texts.items())]
+    add_events(*rows[:-1])
+    append_events([validate_event(rows[-1])])  # after the index's position until its thread reaches it
+    alpha = Viewer.of_workspaces('a', {'alpha'})
+    for term in ('h1', 'H1', 'h', '1-', 'ü'):
+        for viewer in (ORG, alpha):
+            for more in ({}, {'scope': 'Service'}, {'since': datetime(2026, 10, 3, tzinfo=UTC)}):
+                flt = EventFilter(search=term, **more)
+                expected = [e['id'] for e in iter_events(viewer, EventFilter(**more), Sort('timestamp', True))
+                            if term.lower() in '\x1f'.join((e['scope'], e['category'], e['user'], e['action'],
+                                                            e['target'], e['description'])).lower()]
+                counts._kept.clear()
+                assert count_events(viewer, flt) == len(expected), (term, viewer.name, more)
+                assert timeline(viewer, flt).total == len(expected), (term, viewer.name, more)
+                assert sorted(ids(flt, viewer)) == sorted(expected), (term, viewer.name, more)
+    if is_sqlite():
+        found = database.execute_sql('SELECT group_concat(e.uid) FROM search.event_search f JOIN event e '
+                                     'ON e.seq = f.rowid WHERE event_search MATCH ?',
+                                     (search_file.starting_with('h1'),)).fetchone()[0]
+        assert sorted(set(found.split(',')) - {'t7'}) == ['t1', 't2', 't3', 't5']  # t7 once the indexer reached it
+        assert search_file.starting_with('qz') == '("qz")'  # in no event: a phrase that matches nothing

@@ -78,7 +78,8 @@ def test_common_terms_walk_another_columns_order_with_the_same_results(add_event
                 for term in ('notebook', 'cpu', 'gpu n')}
     monkeypatch.setattr(planner, 'COMMON_MATCHES', 10)
     assert planner.is_common_term('notebook', 67, 0)
-    assert not planner.is_common_term('nb', 67, 0)
+    assert planner.is_common_term('nb', 67, 0)  # two characters: every indexed trigram starting with them
+    assert not planner.is_common_term('n', 67, 0)  # one character: not narrowed by the index
     for term, ids_ in expected.items():
         page = find_events(ORG, EventFilter(search=term), sort, limit=20, offset=5)
         assert [e['id'] for e in page.events] == ids_
