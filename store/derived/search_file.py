@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from store.derived import progress, sort_index
-from store.derived.search_index import INDEX_SELECT
+from store.derived.search_index import INDEX_SELECT, phrase
 from store.engine.background import WokenThread
 from store.engine.db import database
 from store.engine.pools import WAL_SIZE_LIMIT
@@ -98,11 +98,7 @@ def starting_with(term: str) -> str:
     grams = [row[0] for row in database.execute_sql(f'SELECT term FROM temp.{TERMS} WHERE term >= ? AND term < ?',
                                                      (term, after))]
     # a phrase of two characters matches nothing: the term is in no indexed event
-    return f"({' OR '.join(_quoted(gram) for gram in grams or [term])})"
-
-
-def _quoted(gram: str) -> str:
-    return '"' + gram.replace('"', '""') + '"'
+    return f"({' OR '.join(phrase(gram) for gram in grams or [term])})"
 
 
 def candidates(match_sql: str, match_params: list[Any],

@@ -131,6 +131,11 @@ def naming(facet: Facet, term: str) -> Named:
     return named if len(named) <= MAX_NAMED else []
 
 
+def phrase(text: str) -> str:
+    """`text` as an FTS5 phrase: quoted, its own quotes doubled."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 def candidates_query(term: str, named: dict[Facet, Named], wanted: str | None = None) -> str:
     """An index query for the events holding the first and the last trigram of `term` (or the index query
     `wanted`), except those of the named values.
@@ -141,6 +146,6 @@ def candidates_query(term: str, named: dict[Facet, Named], wanted: str | None = 
     trigrams); every candidate is checked against the whole term afterwards.
     """
     grams = dict.fromkeys((term[:3], term[-3:]))
-    wanted = wanted or ' AND '.join('"' + gram.replace('"', '""') + '"' for gram in grams)
+    wanted = wanted or ' AND '.join(phrase(gram) for gram in grams)
     excluded = ' OR '.join(f'"{facet.marker(row[0])}"' for facet, rows in named.items() for row in rows)
     return f'({wanted}) NOT ({excluded})'

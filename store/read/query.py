@@ -164,7 +164,7 @@ def normalize_search(search: str | None) -> str:
 def trigram_query(term: str) -> str:
     """An FTS5 query for rows holding every trigram of `term`, a superset of the substring matches."""
     grams = dict.fromkeys(term[i:i + 3] for i in range(len(term) - 2))
-    return ' AND '.join('"' + gram.replace('"', '""') + '"' for gram in grams)
+    return ' AND '.join(search_index.phrase(gram) for gram in grams)
 
 
 def _marks(values: list[Any]) -> str:
