@@ -54,5 +54,5 @@ def serve(app_config: AppConfig, host: str = '127.0.0.1', port: int = 8080,
         stream_health.watch(delivery)
     # after the deliverer's, so its shutdown (which closes the database) runs after the streams stopped
     options = {} if helpers.is_user_simulation() else service.prepare_process()
-    ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️',
+    ui.run(host=host, port=port, title='Audit Logs', reload=False, show=False, favicon='🛡️', tailwind=False,
            storage_secret=config().storage_secret, show_welcome_message=False, language='en-US', **options)

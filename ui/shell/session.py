@@ -19,13 +19,13 @@ from nicegui.storage import request_contextvar
 
 from store.people import sessions
 from store.people.accounts import Account, get_account
-from ui.shell import db
+from ui.shell import db, theme
 from ui.shell.config import config
 
 COOKIE = 'audit_session'
 COMPLETE_PATH = '/login/complete'
 PUBLIC_PATHS = ('/login', COMPLETE_PATH, '/logout', '/favicon.ico')
-PUBLIC_PREFIXES = ('/_nicegui', '/api/', '/docs', '/openapi.json', '/redoc', '/auth/oidc/')
+PUBLIC_PREFIXES = ('/_nicegui', theme.STYLES_PREFIX, '/api/', '/docs', '/openapi.json', '/redoc', '/auth/oidc/')
 
 
 def _current_request(request: Request | None) -> Request | None:
