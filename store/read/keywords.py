@@ -22,6 +22,7 @@ from store.read.query import (
     EventFilter,
     Span,
     Viewer,
+    exact_query,
     index_query,
     is_indexed,
     normalize_search,
@@ -167,18 +168,17 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
 def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: np.ndarray) -> Counts:
     """A keyword found in no scope, category or user name, counted per day from the matches' positions (in
     `span`). When the one query puts no condition on the view but the keyword (WHOLE_STORE: the viewer sees
-    every event, no filter), a term of one trigram or of two characters is answered by the search index
-    alone: the index folds ASCII as the search text is lower-cased, so it finds exactly the events holding
-    the term (store/derived/search_file.py `starting_with` for two) (those
-    whose text has other characters are checked on their rows). With a filter, SQLite plans the read: a
-    facet's index may find fewer rows than the term's candidates ('nb-' + FAILED at 1M: 47 ms, against 85
-    read from the candidates)."""
+    every event, no filter), an ASCII term is answered by the search index alone (`exact_query`): the index
+    folds ASCII as the search text is lower-cased, and its positions place the term's trigrams side by side, so
+    it finds exactly the events holding the term (those whose text has other characters are checked on their
+    rows). With a filter, SQLite plans the read: a facet's index may find fewer rows than the term's candidates
+    ('nb-' + FAILED at 1M: 47 ms, against 85 read from the candidates)."""
     term = normalize_search(flt.search)
     whole_store = select_events(viewer, replace(flt, search='')).where == WHOLE_STORE
-    if whole_store and len(term) <= MIN_INDEXED_TERM and term.isascii():
+    if whole_store and term.isascii():
         # the events the index holds are found by it alone; those after it are tested on their rows (one
         # statement: both parts see the index as of the same moment)
-        indexed, indexed_params, tail, tail_params = search_file.split_candidates('?', [term_query(term)], span)
+        indexed, indexed_params, tail, tail_params = search_file.split_candidates('?', [exact_query(term)], span)
         listed = database.execute_sql(
             f'SELECT (SELECT group_concat(seq) FROM ({indexed})), (SELECT group_concat(seq) FROM event '
             f'WHERE {tail} AND {substring_clause("search_text")})',

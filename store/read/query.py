@@ -30,6 +30,17 @@ def term_query(term: str) -> str:
     return search_file.starting_with(term) if len(term) < MIN_INDEXED_TERM else trigram_query(term)
 
 
+def exact_query(term: str) -> str:
+    """The search index's query for exactly the indexed events holding an indexed ASCII term, whose text is ASCII
+    (the index folds other letters as the search's lower-casing may not): the term as one phrase, its trigrams
+    side by side at their positions; two characters by the trigrams starting with them.
+
+    For reading pages `term_query` stays: without positions to read, a common term's candidates come quicker
+    (measured at 1M events: 'notebook' 63 against 104 ms, 'service' 138 against 180), and the few that are not
+    matches are dropped on their rows anyway."""
+    return search_file.starting_with(term) if len(term) < MIN_INDEXED_TERM else search_index.phrase(term)
+
+
 @dataclass(frozen=True)
 class Viewer:
     """Whose eyes: the whole organization (workspaces is None) or only the named workspaces."""

@@ -58,8 +58,11 @@ def from_days(viewer: Viewer, flt: EventFilter) -> dict[int, tuple[int, int]]:
 
 @pytest.mark.parametrize('term', ['nb-', 'ass', 'fai', 'failed', 'nb-1', 'to class', 'credit', 'alpha', 'ſs'])
 def test_counts_from_the_days_equal_counts_from_the_rows(add_events, monkeypatch, term):
+    """Including an event holding every trigram of 'failed' and of 'to class', but neither term: the search
+    index's positions tell it apart."""
     add_events(*many(120))
-    add_events(event(id='folded', target='claſs', description='a long s is folded to s by the search index'))
+    add_events(event(id='folded', target='claſs', description='a long s is folded to s by the search index'),
+               event(id='scattered', target='a fail, a pile, a led', description='up to clay, a lass'))
     since = START + timedelta(days=5)
     for viewer, flt in [(ORG, EventFilter(search=term)), (ADMIN, EventFilter(search=term)),
                         (ORG, EventFilter(search=term, status='FAILED')), (ORG, EventFilter(search=term, since=since)),

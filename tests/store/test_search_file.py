@@ -165,6 +165,26 @@ def test_a_missing_index_file_is_made_again_when_the_database_is_opened(database
     assert_exact('nb-')
 
 
+def test_an_index_without_positions_is_filled_again_with_them(database_url, tmp_path):
+    """An index file made before the index held the trigrams' positions (detail=none, which finds candidates but
+    not exact matches) is emptied and filled again when the store is opened; searches stay exact."""
+    store([*many(40, 'kept'), event(id='scattered', target='a fail, a pile, a led')])
+    close_database()
+    index = search_file.path_for(sqlite_path(database_url))
+    with sqlite3.connect(index) as old:
+        old.execute('DROP TABLE event_search')
+        old.execute("CREATE VIRTUAL TABLE event_search USING fts5(search_text, content='', detail='none', "
+                    "tokenize='trigram')")
+    reopen(database_url, tmp_path)
+    sql = raw_sql("SELECT sql FROM search.sqlite_master WHERE name = 'event_search'")[0][0]
+    assert "detail='full', columnsize=0" in sql
+    assert search_file.indexed_upto() == 41
+    assert raw_sql('SELECT count(*) FROM search.event_search WHERE event_search MATCH ?', ('"failed"',))[0][0] == \
+        len(truth(ORG, 'failed')) == 10
+    for term in ('failed', 'nb-1', 'claſs'):
+        assert_exact(term)
+
+
 def test_an_index_file_removed_under_a_running_store_is_made_again(no_indexer, database_url):
     store(many(20, 'before'))
     close_database()
