@@ -51,7 +51,7 @@ class Facet:
         return _marker_sql(self.lead, f'{alias}.id')
 
     def marker(self, value_id: int) -> str:
-        return _marker(self.lead, value_id)
+        return self.lead + chr(MARKER_BASE + value_id % MARKER_SPAN) + chr(MARKER_BASE + value_id // MARKER_SPAN)
 
 
 PAIR = Facet('facet_marker', ('scope', 'category'), '\x01')
@@ -82,17 +82,6 @@ CREATE = [sql for facet in FACETS for sql in (facet.create, facet.fill)]
 # Schema steps 9 and 11 as released, on the index then kept in the database's own file (store/derived/search_file.py).
 REINDEX = ["INSERT INTO main.event_search(event_search) VALUES ('delete-all')", _index_sql(_MARKERS).replace('?', '0')]
 REINDEX_V9 = [REINDEX[0], _index_sql(_MARKERS_V9).replace('?', '0')]
-
-
-def in_workspace_ids(match: str, ids: list[int]) -> str:
-    """The index query `match` narrowed to the events of the workspaces with these ids (at least one): each
-    entry's workspace marker is its event's, so these are exactly the matches of those workspaces."""
-    markers = ' OR '.join(phrase(_marker(WORKSPACE_LEAD, value_id)) for value_id in ids)
-    return f'({match}) AND ({markers})'
-
-
-def _marker(lead: str, value_id: int) -> str:
-    return lead + chr(MARKER_BASE + value_id % MARKER_SPAN) + chr(MARKER_BASE + value_id // MARKER_SPAN)
 
 
 def in_workspaces(match_sql: str, names: list[str]) -> tuple[str, list[str]]:

@@ -167,54 +167,33 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
 
 def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: np.ndarray) -> Counts:
     """A keyword found in no scope, category or user name, counted per day from the matches' positions (in
-    `span`). When nothing narrows the view but the keyword and workspaces (the whole store, a Workspace Admin's
-    workspaces or a workspace filter: `_index_only`), an ASCII term is answered by the search index alone
-    (`exact_query`): the index folds ASCII as the search text is lower-cased, its positions place the term's
-    trigrams side by side, and each entry's workspace marker is its event's, so it finds exactly the view's events
-    holding the term (those whose text has other characters are checked on their rows). Otherwise SQLite plans
-    the read: a facet's index may find fewer rows than the term's candidates ('nb-' + FAILED at 1M: 47 ms,
-    against 85 read from the candidates)."""
+    `span`). When the one query puts no condition on the view but the keyword (WHOLE_STORE: the viewer sees
+    every event, no filter), an ASCII term is answered by the search index alone (`exact_query`): the index
+    folds ASCII as the search text is lower-cased, and its positions place the term's trigrams side by side, so
+    it finds exactly the events holding the term (those whose text has other characters are checked on their
+    rows). With a filter, SQLite plans the read: a facet's index may find fewer rows than the term's candidates
+    ('nb-' + FAILED at 1M: 47 ms, against 85 read from the candidates)."""
     term = normalize_search(flt.search)
-    match = _index_only(viewer, flt, exact_query(term)) if term.isascii() else None
-    if match == '':
-        return {}  # workspaces that hold no event yet
-    if match is not None:
-        query = select_events(viewer, flt, narrow_search=False)
+    whole_store = select_events(viewer, replace(flt, search='')).where == WHOLE_STORE
+    if whole_store and term.isascii():
         # the events the index holds are found by it alone; those after it are tested on their rows (one
         # statement: both parts see the index as of the same moment)
-        indexed, indexed_params, tail, tail_params = search_file.split_candidates('?', [match], span)
+        indexed, indexed_params, tail, tail_params = search_file.split_candidates('?', [exact_query(term)], span)
         listed = database.execute_sql(
-            f'SELECT (SELECT group_concat(seq) FROM ({indexed})), (SELECT group_concat(e.seq) FROM event e '
-            f'WHERE {tail} AND {query.where})', [*indexed_params, *tail_params, *query.params]).fetchone()
+            f'SELECT (SELECT group_concat(seq) FROM ({indexed})), (SELECT group_concat(seq) FROM event '
+            f'WHERE {tail} AND {substring_clause("search_text")})',
+            [*indexed_params, *tail_params, substring_param(term)]).fetchone()
         found = np.concatenate([event_days.positions(listed[0]), event_days.positions(listed[1])])
         unsure = event_days.beyond_ascii(days, found)
         if unsure.any():
+            query = select_events(viewer, flt, narrow_search=False)
             checked = positions(f'SELECT group_concat(e.seq) FROM event e WHERE e.seq IN '
                                  f'(SELECT value FROM json_each(?)) AND {query.where}',
                                  [json.dumps(found[unsure].tolist()), *query.params])
             found = np.concatenate([found[~unsure], checked])
         return event_days.split(days, found)
-    if select_events(viewer, replace(flt, search='')).where == WHOLE_STORE:
-        # nothing else narrows the view: the candidates drive the read ('failed' at 1M, 47 → 43 ms)
+    if whole_store:  # nothing else narrows the view: the candidates drive the read ('failed' at 1M, 47 → 43 ms)
         return _candidate_counts(viewer, flt, DAY, term_query(term), ('1 = 1', []), span, days)
     query = select_events(viewer, flt, span=span)
     return event_days.split(days, positions(f'SELECT group_concat(e.seq) FROM event e WHERE {query.where}',
                                              query.params))
-
-
-def _index_only(viewer: Viewer, flt: EventFilter, match: str) -> str | None:
-    """The index query `match` for the view, when nothing but workspaces narrows it besides its keyword: as it is for
-    the whole store, narrowed by their markers to the events of some workspaces ('' when no workspace of those
-    names holds events yet). None when other conditions narrow the view, or more workspaces than the markers are
-    used for."""
-    others = select_events(Viewer.organization(), replace(flt, search='', workspace=None)).where
-    if others != WHOLE_STORE or (viewer.workspaces is not None and flt.workspace):
-        return None  # an admin's workspace filter: left to the one query, which also applies their visibility
-    if viewer.workspaces is None and not flt.workspace:
-        return match
-    names = [flt.workspace] if flt.workspace else sorted(viewer.workspaces or ())
-    if not names or len(names) > search_index.MAX_WORKSPACES:
-        return None
-    marks = ', '.join('?' * len(names))
-    ids = [row[0] for row in database.execute_sql(f'SELECT id FROM workspace WHERE name IN ({marks})', names)]
-    return search_index.in_workspace_ids(match, ids) if ids else ''
