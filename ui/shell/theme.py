@@ -34,8 +34,8 @@ CSS = f"""
 # Tailwind's utilities for every class the pages can hold, built ahead (scripts/build-css) and served instead of
 # NiceGUI's Tailwind browser build (`ui.run(tailwind=False)`, ui/app.py). That build rewrote its whole stylesheet
 # whenever a class name it had not seen yet appeared, Quasar's own included, and the browser then restyled and
-# laid out the whole page: measured at 1M events in Chromium, 45 ms after the first Enter in Search, before the
-# search even reached the server, and again when its results came.
+# laid out the whole page: measured in Chromium, 45 ms after the first Enter in Search, in which the page handled
+# no message of the server's. (Keyword + Enter as a whole was no quicker without it: the server was still reading.)
 TAILWIND_CSS = Path(__file__).parent / 'styles' / 'tailwind.css'
 STYLES_PREFIX = '/_styles/'  # public: the sign-in page needs the stylesheet too
 
