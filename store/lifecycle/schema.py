@@ -285,13 +285,42 @@ V17_POSTGRES_EVENT_TEXT = [PostgresOnly(sql) for sql in (
 # own, made when the file is attached.
 V18_POSTGRES_STREAM_PROGRESS = [PostgresOnly(f'CREATE TABLE {stream_progress.DEFINITION.replace("INTEGER", "BIGINT")}')]
 
+# PostgreSQL keeps `event_text` in one partition per category (and one for categories added later): the rest of a
+# keyword found in a category's name ('notebook' in "AI Notebook") is then read from the other categories' parts
+# alone, each with its own trigram index (store/read/keywords.py `_postgres_searched_counts`). Measured at 1M
+# events, 'notebook' outside "AI Notebook": 316,215 rows read and 306,223 of them dropped before, in 172 ms. The
+# categories are those of the release that added the step (store/ledger/taxonomy.py may list more later).
+_PARTS = ('Member', 'Policy', 'Workspace', 'Credit', 'Payment', 'Plan', 'Voucher', 'Settings', 'GPU Quota',
+          'AI Notebook', 'GPU Container', 'AI Inference')
+V19_POSTGRES_EVENT_TEXT_PARTS = [PostgresOnly(sql) for sql in (
+    """CREATE TABLE event_text_parts (
+        seq BIGINT NOT NULL,
+        ts BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        category TEXT NOT NULL,
+        status TEXT NOT NULL,
+        workspace_id BIGINT,
+        tail TEXT NOT NULL
+    ) PARTITION BY LIST (category)""",
+    *[f"CREATE TABLE event_text_{n} PARTITION OF event_text_parts FOR VALUES IN ('{category}')"
+      for n, category in enumerate(_PARTS, 1)],
+    'CREATE TABLE event_text_other PARTITION OF event_text_parts DEFAULT',
+    'INSERT INTO event_text_parts SELECT * FROM event_text',
+    'DROP TABLE event_text',
+    'ALTER TABLE event_text_parts RENAME TO event_text',
+    'CREATE INDEX event_text_trgm ON event_text USING gin (tail gin_trgm_ops)',
+    'ANALYZE event_text',
+)]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
                                    _run(V10_SORT_TABLES), _run(V11_WORKSPACE_MARKERS), _run(V12_SEARCH_FILE),
                                    _run(V13_SORT_TABLES_MOVED), _run(V14_STREAMS),
                                    _run(V15_OIDC), _run(V16_POSTGRES_DESCRIPTION),
-                                   _run(V17_POSTGRES_EVENT_TEXT), _run(V18_POSTGRES_STREAM_PROGRESS)]
+                                   _run(V17_POSTGRES_EVENT_TEXT), _run(V18_POSTGRES_STREAM_PROGRESS),
+                                   _run(V19_POSTGRES_EVENT_TEXT_PARTS)]
 LATEST = len(STEPS)
 
 

@@ -168,8 +168,9 @@ def test_keyword_totals_equal_the_plain_count_whichever_table_counts_the_rest(ad
 
 
 def test_the_step_that_adds_event_text_fills_it_from_the_events_already_stored(add_events, engine):
-    """PostgreSQL: a database of the releases before gets `event_text` filled from its events and kept from then
-    on by the trigger; SQLite has no such table (its search index file does this work)."""
+    """PostgreSQL: a database of the releases before gets `event_text` filled from its events, in a part per
+    category (step 19), and kept from then on by the trigger; SQLite has no such table (its search index file
+    does this work)."""
     from store.lifecycle import schema
     from store.read import counts
 
@@ -181,9 +182,60 @@ def test_the_step_that_adds_event_text_fills_it_from_the_events_already_stored(a
     database.execute_sql('DROP TRIGGER event_text_kept ON event')
     database.execute_sql('DROP FUNCTION event_text_add()')
     with database.atomic():
-        schema._run(schema.V17_POSTGRES_EVENT_TEXT)()  # the step, as an upgrade runs it
+        schema._run(schema.V17_POSTGRES_EVENT_TEXT)()  # the steps, as an upgrade runs them
+    with database.atomic():
+        schema._run(schema.V19_POSTGRES_EVENT_TEXT_PARTS)()
     add_events(event(id='after', description='gpu job later', target='nb-7'))
     assert database.execute_sql('SELECT count(*) FROM event_text').fetchone() == (13,)
+    assert database.execute_sql('SELECT count(*) FROM event_text_other').fetchone() == (0,)  # each in its part
     counts._kept.clear()
     assert count_events(ORG, EventFilter(search='nb-7')) == 7
     assert count_events(ORG, EventFilter(search='job 1')) == 3  # 1, 10 and 11
+
+
+def test_keyword_totals_across_the_parts_of_event_text(add_events, engine, tmp_path, monkeypatch):
+    """PostgreSQL keeps `event_text` in one part per category (a category added later in the default part) and
+    reads only the parts of categories with a pair left to read: none of "AI Notebook" for 'notebook'. A category
+    of two scopes ('Member') is read while one of its pairs is not named. The totals equal the plain count on
+    both engines."""
+    from store.ledger import taxonomy
+    from store.read import counts, keywords
+
+    monkeypatch.setattr(keywords, 'TEXT_TABLE_FROM', -1.0)  # the rest from event_text, however narrow the view
+    read: list[str] = []
+    execute = type(database.obj).execute_sql
+
+    def explained(self, sql, params=None, *args, **kwargs):
+        if 'FROM event_text' in sql and 'notebook' in (params or []):
+            read.extend(row[0] for row in execute(self, f'EXPLAIN {sql}', params))
+        return execute(self, sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(type(database.obj), 'execute_sql', explained)
+
+    path = tmp_path / 'taxonomy.json'
+    path.write_text('{"Service": ["Batch Job"]}')
+    taxonomy.load_extra_categories(str(path))
+    try:
+        pairs = [('Organization', 'Member'), ('Workspace', 'Member'), ('Service', 'AI Notebook'),
+                 ('Service', 'Batch Job'), ('Billing', 'Credit')]
+        add_events(*[event(id=f'p{i}', scope=pairs[i % 5][0], category=pairs[i % 5][1],
+                           user=('organa@acme.io', 'bo@acme.io')[i % 2], action=('Invite Member', 'Run Job')[i % 3 % 2],
+                           description=('organization member', 'notebook batch job', 'credit')[i % 3],
+                           workspace=('alpha', None)[i % 2]) for i in range(60)])
+    finally:
+        taxonomy.load_extra_categories('')
+    flts = [EventFilter(search=term, **more) for term in ('organ', 'member', 'notebook', 'batch', 'job', 'credit')
+            for more in ({}, {'scope': 'Workspace'}, {'scope': 'Service'}, {'category': 'Member'})]
+    for viewer in (ORG, ALPHA):
+        for flt in flts:
+            counts._kept.clear()
+            assert count_events(viewer, flt) == len(list(iter_events(viewer, flt))), (viewer.name, flt)
+    if engine == 'postgresql':
+        parts = dict(database.execute_sql('SELECT category, count(DISTINCT tableoid) FROM event_text GROUP BY 1'))
+        assert parts == {'Member': 1, 'AI Notebook': 1, 'Batch Job': 1, 'Credit': 1}
+        assert database.execute_sql("SELECT count(*) FROM event_text_other WHERE category = 'Batch Job'"
+                                    ).fetchone() == (12,)
+        plan = '\n'.join(read)
+        assert 'event_text_1 ' in plan and 'event_text_other' in plan  # Member; Batch Job and Credit's parts
+        assert 'event_text_10' not in plan  # AI Notebook, counted from the daily counts
+
