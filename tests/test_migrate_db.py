@@ -51,6 +51,10 @@ def test_an_sqlite_store_moves_to_postgresql_whole(sqlite_store):
     with database.connection_context():
         assert database.execute_sql('SELECT seq, uid, hash FROM event ORDER BY seq').fetchall() == rows
         assert verify().ok
+        # vacuumed (the trigram indexes' pending lists merged) and analyzed: the events and each part of event_text
+        assert database.execute_sql(
+            'SELECT count(*) FILTER (WHERE last_vacuum IS NOT NULL AND last_analyze IS NOT NULL), count(*) '
+            "FROM pg_stat_user_tables WHERE relname = 'event' OR relname LIKE 'event_text_%'").fetchone() == (14, 14)
         assert session_secret() == secret
         assert authenticate('admin@acme.io', 'admin-pass-123').workspaces == ('research',)
         stored_token = authenticate_token(token)

@@ -54,6 +54,7 @@ def migrate(source_url: str, target_url: str, progress: Callable[[str, int], Non
                 rollup.rebuild()
                 _advance_sequences(tables, source)
             report.chain = verify()
+            _settle()
         return report
     finally:
         source.close()
@@ -89,6 +90,16 @@ def _copy(source: sqlite3.Connection, table: str, progress: Callable[[str, int],
         if progress:
             progress(table, copied)
     return copied
+
+
+def _settle() -> None:
+    """PostgreSQL: VACUUM (ANALYZE) the copy, so that it starts as autovacuum would leave it.
+
+    The copy's rows reach the trigram indexes through their pending lists (GIN's fast update), which every
+    search then reads through in full until a vacuum merges them. Measured at 1M events right after the copy
+    (p50 of 10): a rare term 32 → 8 ms, 'alice' 108 → 19, 'failed' 117 → 68; the vacuum took 2 s."""
+    if not is_sqlite():
+        database.execute_sql('VACUUM (ANALYZE)')
 
 
 def _advance_sequences(tables: list[str], source: sqlite3.Connection) -> None:

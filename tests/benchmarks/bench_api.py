@@ -137,10 +137,7 @@ def main() -> None:
             have = database.execute_sql('SELECT count(*) FROM event').fetchone()[0]
         if not have:
             close_database()
-            migrate(url, args.postgres)
-            open_database(args.postgres)
-            with connection():
-                database.execute_sql('ANALYZE')
+            migrate(url, args.postgres)  # vacuums and analyzes the copy
         close_database()
         bench(args.postgres, args.root, args.runs, f'PostgreSQL, {args.events:,} events')
 

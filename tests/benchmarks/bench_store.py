@@ -221,9 +221,7 @@ def postgres_column(con: sqlite3.Connection, sqlite_url: str, pg_url: str, runs:
         started = time.perf_counter()
         report = migrate(sqlite_url, pg_url)
         print(f'\nmigrate-db: {report.rows["event"]:,} events copied and verified in '
-              f'{time.perf_counter() - started:.1f} s ({report.chain.summary()[:60]})')
-        with connection():
-            database.execute_sql('ANALYZE')
+              f'{time.perf_counter() - started:.1f} s ({report.chain.summary()[:60]}); vacuumed and analyzed')
     print(f'\nPostgreSQL ({pg_url.split("@")[-1]}): the same store calls; milliseconds\n')
     print('| case | SQLite store p50 | PostgreSQL store p50 | PostgreSQL store p95 |')
     print('|---|---:|---:|---:|')
