@@ -235,6 +235,11 @@ def test_keyword_totals_across_the_parts_of_event_text(add_events, engine, tmp_p
         assert parts == {'Member': 1, 'AI Notebook': 1, 'Batch Job': 1, 'Credit': 1}
         assert database.execute_sql("SELECT count(*) FROM event_text_other WHERE category = 'Batch Job'"
                                     ).fetchone() == (12,)
+        # each part's trigram index keeps a short pending list (schema step 19)
+        assert database.execute_sql(
+            "SELECT count(*) FILTER (WHERE 'gin_pending_list_limit=256' = ANY(i.reloptions)), count(*) "
+            "FROM pg_inherits h JOIN pg_class i ON i.oid = h.inhrelid "
+            "WHERE h.inhparent = 'event_text_trgm'::regclass").fetchone() == (13, 13)
         plan = '\n'.join(read)
         assert 'event_text_1 ' in plan and 'event_text_other' in plan  # Member; Batch Job and Credit's parts
         assert 'event_text_10' not in plan  # AI Notebook, counted from the daily counts
