@@ -318,6 +318,19 @@ V19_POSTGRES_EVENT_TEXT_PARTS = [PostgresOnly(sql) for sql in (
     'ANALYZE event_text',
 )]
 
+# PostgreSQL's indexes in target, action and description order carry each event's facets: a page of a view of
+# facets in one of those orders walks the index alone, testing scope, category, status and workspace on the
+# entries, without reading the events (store/read/planner.py `_on_postgres`). Those values follow the category,
+# so the walk may pass most entries before a page: measured at 1M events, target within Service / AI Notebook
+# (522,195 entries passed) 728 ms reading the events, 59-96 ms from the index alone. The facets make the three
+# indexes 90, 92 and 133 MB at 1M events, against 53, 55 and 100 built without them; an append of 1,000 events
+# took 131-143 ms against 131-132 (p50 of 30, two runs each, alternated).
+_COVERED = {'event_target_ts': 'target', 'event_action_ts': 'action', 'event_description_ts': 'description'}
+V20_POSTGRES_COVERING_ORDERS = [PostgresOnly(sql) for name, column in _COVERED.items() for sql in (
+    f'DROP INDEX IF EXISTS {name}',
+    f'CREATE INDEX {name} ON event ({column}, ts, seq) INCLUDE (scope, category, status, workspace_id)',
+)]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
@@ -325,7 +338,7 @@ STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEA
                                    _run(V13_SORT_TABLES_MOVED), _run(V14_STREAMS),
                                    _run(V15_OIDC), _run(V16_POSTGRES_DESCRIPTION),
                                    _run(V17_POSTGRES_EVENT_TEXT), _run(V18_POSTGRES_STREAM_PROGRESS),
-                                   _run(V19_POSTGRES_EVENT_TEXT_PARTS)]
+                                   _run(V19_POSTGRES_EVENT_TEXT_PARTS), _run(V20_POSTGRES_COVERING_ORDERS)]
 LATEST = len(STEPS)
 
 
