@@ -293,16 +293,7 @@ V18_POSTGRES_STREAM_PROGRESS = [PostgresOnly(f'CREATE TABLE {stream_progress.DEF
 _PARTS = ('Member', 'Policy', 'Workspace', 'Credit', 'Payment', 'Plan', 'Voucher', 'Settings', 'GPU Quota',
           'AI Notebook', 'GPU Container', 'AI Inference')
 V19_POSTGRES_EVENT_TEXT_PARTS = [PostgresOnly(sql) for sql in (
-    """CREATE TABLE event_text_parts (
-        seq BIGINT NOT NULL,
-        ts BIGINT NOT NULL,
-        actor TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        category TEXT NOT NULL,
-        status TEXT NOT NULL,
-        workspace_id BIGINT,
-        tail TEXT NOT NULL
-    ) PARTITION BY LIST (category)""",
+    'CREATE TABLE event_text_parts (LIKE event_text) PARTITION BY LIST (category)',  # the columns of step 17
     *[f"CREATE TABLE event_text_{n} PARTITION OF event_text_parts FOR VALUES IN ('{category}')"
       for n, category in enumerate(_PARTS, 1)],
     'CREATE TABLE event_text_other PARTITION OF event_text_parts DEFAULT',
