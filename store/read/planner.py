@@ -38,6 +38,7 @@ from store.read.query import (
     select_events,
     term_query,
 )
+from store.read.tallies import searched
 from store.read.ways import Key, Sort
 
 INDEX_ORDER = 'index order'
@@ -228,10 +229,10 @@ def _choose(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: in
         return _on_postgres(plan, narrow)
     if sort.column == 'timestamp':
         return _in_time_order(plan)
-    searched = bool(normalize_search(flt.search) or flt.user)
-    tabled = sort.column in sort_index.TABLES and matches >= (SORT_TABLE_FROM if searched else SORT_TABLE_FROM_FACETS)
+    keyed = searched(flt)
+    tabled = sort.column in sort_index.TABLES and matches >= (SORT_TABLE_FROM if keyed else SORT_TABLE_FROM_FACETS)
     column_way = Way(SORT_TABLE, narrow) if tabled else Way(INDEX_ORDER, narrow)
-    if not searched:
+    if not keyed:
         return _walk_or_sort(plan) if sort.column in ways.ORDER_INDEX else replace(plan, first=column_way)
     through_index = matches * SORT_SECONDS_PER_MATCH
     scan = chain.head()[0] * SCAN_SECONDS_PER_EVENT
@@ -272,7 +273,7 @@ def _on_postgres(plan: Plan, narrow: bool) -> Plan:
     sorted_matches = Way(SORTED_MATCHES, narrow, by_index=False)
     if plan.sort.column not in POSTGRES_WALKS:
         return replace(plan, first=sorted_matches)
-    covered = plan.sort.column in POSTGRES_COVERED and not (normalize_search(plan.flt.search) or plan.flt.user)
+    covered = plan.sort.column in POSTGRES_COVERED and not searched(plan.flt)
     longest = COVERED_WALK_SECONDS if covered else WALK_SECONDS
     walk = min(longest, max(MIN_WALK_SECONDS, plan.matches * SORT_SECONDS_PER_MATCH * WALK_SHARE))
     return replace(plan, other=sorted_matches, seconds=walk, head_start=walk).noting(
