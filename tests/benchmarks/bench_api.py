@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -36,6 +37,8 @@ VIEWS: list[tuple[str, dict[str, str]]] = [
     ('search policy', {'search': 'policy'}),
     ('search credit', {'search': 'credit'}),
     ('search nb-', {'search': 'nb-'}),
+    ("search 2 characters 'h1'", {'search': 'h1'}),
+    ("search 2 characters, rare 'ak'", {'search': 'ak'}),
 ]
 
 
@@ -99,7 +102,16 @@ def fmt(samples: list[float]) -> str:
     return f'{p50:.1f} | {p95:.1f}'
 
 
-def bench(url: str, root: Path, runs: int, label: str) -> None:
+def rare_term(url: str) -> str:
+    """The rare term bench_store searches: the first container's name."""
+    con = sqlite3.connect(url.removeprefix('sqlite:///'))
+    try:
+        return con.execute('SELECT target FROM event WHERE target LIKE ? LIMIT 1', ('ctr-%',)).fetchone()[0]
+    finally:
+        con.close()
+
+
+def bench(url: str, root: Path, runs: int, label: str, views: list[tuple[str, dict[str, str]]]) -> None:
     log = Path('/tmp') / f'bench-api-{os.getpid()}.log'
     process, base = serve(url, root, log)
     try:
@@ -108,7 +120,7 @@ def bench(url: str, root: Path, runs: int, label: str) -> None:
         print('| view | token | first page + total p50 | p95 | next cursor page p50 | p95 |')
         print('|---|---|---:|---:|---:|---:|')
         with httpx.Client(timeout=120) as client:
-            for name, view in VIEWS:
+            for name, view in views:
                 for who, secret in tokens.items():
                     first, following = measure(client, base, secret, view, runs)
                     print(f'| {name} | {who} | {fmt(first)} | {fmt(following)} |', flush=True)
@@ -126,7 +138,9 @@ def main() -> None:
                         help='also on this PostgreSQL database (copied from the SQLite one by migrate-db when empty)')
     args = parser.parse_args()
     url = bench_database(args.events)
-    bench(url, args.root, args.runs, f'SQLite, {args.events:,} events')
+    rare = rare_term(url)
+    views = [*VIEWS, (f'search rare term {rare!r}', {'search': rare})]
+    bench(url, args.root, args.runs, f'SQLite, {args.events:,} events', views)
     if args.postgres:
         from store.engine.db import connection, database
         from store.lifecycle.migrate import migrate
@@ -139,7 +153,7 @@ def main() -> None:
             close_database()
             migrate(url, args.postgres)  # vacuums and analyzes the copy
         close_database()
-        bench(args.postgres, args.root, args.runs, f'PostgreSQL, {args.events:,} events')
+        bench(args.postgres, args.root, args.runs, f'PostgreSQL, {args.events:,} events', views)
 
 
 if __name__ == '__main__':

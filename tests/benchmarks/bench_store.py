@@ -109,6 +109,7 @@ def cases(con: sqlite3.Connection) -> list[Case]:
         both('search', "'failed' + last 7 days", ORG, EventFilter(search='failed', since=since),
              f'ts >= ? AND {fts}', (week_ago, '"fai" AND "ail" AND "ile" AND "led"', 'failed')),
         both('search', "2 characters 'h1'", ORG, EventFilter(search='h1'), 'instr(search_text, ?) > 0', ('h1',)),
+        both('search', "2 characters, rare 'ak'", ORG, EventFilter(search='ak'), 'instr(search_text, ?) > 0', ('ak',)),
         both('search', "'gpu' + scope Service", ORG, EventFilter(search='gpu', scope='Service'),
              f'scope = ? AND {fts}', ('Service', '"gpu"', 'gpu')),
         both('depth', 'page 1', ORG, EventFilter(), '1', ()),

@@ -272,3 +272,56 @@ def test_postgresql_walks_a_view_of_facets_in_the_order_index_alone(add_events, 
                 f"AND e.status = 'FAILED' AND e.workspace_id IN (SELECT id FROM workspace WHERE name = 'alpha') "
                 f'ORDER BY e.{column}, e.ts, e.seq LIMIT 5'))
         assert f'Index Only Scan using event_{column}_ts' in walked, walked
+
+
+def test_terms_of_two_characters_counted_and_paged_through_their_character_pairs(add_events, engine, monkeypatch):
+    """A term of two characters, which PostgreSQL's trigram index cannot narrow, is found there through the index
+    of event_text's character pairs (schema step 21), with the events whose scope, category or user names hold
+    it: the totals and every page equal the events holding the term, on both engines and for both roles."""
+    from store.read import counts, keywords
+
+    monkeypatch.setattr(keywords, 'TEXT_TABLE_FROM', -1.0)  # the rest from event_text, however narrow the view
+    texts = ['zq in the middle', 'ends in zq', 'über alles', 'cost 10%_ more', 'path a\\b', 'ticket 1-2', 'plain']
+    add_events(*[event(id=f'b{i}', timestamp=f'2026-10-{1 + i % 20:02}T08:00:{i % 60:02}Z',
+                       user=('qzara@acme.io', 'bo@acme.io', 'cy@acme.io')[i % 3],
+                       scope=('Billing', 'Service')[i % 2], category=('Voucher', 'AI Notebook')[i % 2],
+                       description=texts[i % len(texts)], workspace=('alpha', None)[i % 4 // 3])
+                 for i in range(84)])
+    everything = list(iter_events(ORG, EventFilter()))
+    read: list[str] = []
+    execute = type(database.obj).execute_sql
+
+    def recorded(self, sql, params=None, *args, **kwargs):
+        if 'text_bigrams' in sql:
+            read.append(sql)
+        return execute(self, sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(type(database.obj), 'execute_sql', recorded)
+    for term, walk in [(term, walk) for term in ('zq', 'ZQ', 'qz', 'vo', 'üb', '%_', 'a\\', '1-', 'zz')
+                       for walk in (1.0, 0.0)]:  # PostgreSQL's pages from the candidates, then walking the view
+        monkeypatch.setattr(planner_module, 'WALK_SECONDS_PER_EVENT', walk)
+        for viewer in (ORG, ALPHA):
+            for more in ({}, {'scope': 'Billing'}, {'status': 'SUCCESS', 'since': utc(2026, 10, 5)}):
+                flt = EventFilter(search=term, **more)
+                held = [e['seq'] for e in everything if term.lower() in '\x1f'.join(
+                    e[k] for k in ('scope', 'category', 'user', 'action', 'target', 'description')).lower()
+                        and (viewer is ORG or e['workspace'] == 'alpha')
+                        and all(e[k] == v for k, v in more.items() if k != 'since')
+                        and e['timestamp'] >= more.get('since', e['timestamp'])]
+                counts._kept.clear()
+                assert count_events(viewer, flt) == len(held), (term, viewer.name, more)
+                pages = [find_events(viewer, flt, offset=offset, limit=7).events for offset in range(0, len(held), 7)]
+                assert [e['seq'] for page in pages for e in page] == held, (term, viewer.name, more)
+    if engine == 'sqlite':
+        assert read == []
+        return
+    assert any('FROM event_text e' in sql for sql in read)  # the counts
+    assert any('FROM event e' in sql and 'ANY(ARRAY(SELECT' in sql for sql in read)  # the pages
+    # each part of event_text has the index, and PostgreSQL can answer the candidates from it
+    assert database.execute_sql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'event_text_bigrams'::regclass"
+                                ).fetchone() == (13,)
+    with database.atomic():
+        database.execute_sql('SET LOCAL enable_seqscan = off')
+        plan = '\n'.join(row[0] for row in database.execute_sql(
+            "EXPLAIN SELECT t.seq FROM event_text t WHERE text_bigrams(t.tail) @> ARRAY['zq']::text[]"))
+    assert 'Bitmap Index Scan on event_text_' in plan and 'text_bigrams' in plan, plan
