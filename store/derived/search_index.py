@@ -123,11 +123,15 @@ def register(pairs: Iterable[tuple[str, str]], actors: Iterable[str]) -> None:
     _known.register(ACTOR, ((actor,) for actor in actors))
 
 
+def values(facet: Facet) -> Named:
+    """Every value (id, *columns) of the facet the stored events have."""
+    return [tuple(row) for row in database.execute_sql(f'SELECT id, {", ".join(facet.columns)} FROM {facet.table}')]
+
+
 def naming(facet: Facet, term: str) -> Named:
     """The facet's values (id, *columns) of which one column holds `term` (lower-cased, as searched); none
     when more than MAX_NAMED do."""
-    rows = database.execute_sql(f'SELECT id, {", ".join(facet.columns)} FROM {facet.table}').fetchall()
-    named = [row for row in rows if any(term in value.lower() for value in row[1:])]
+    named = [row for row in values(facet) if any(term in value.lower() for value in row[1:])]
     return named if len(named) <= MAX_NAMED else []
 
 
@@ -136,9 +140,11 @@ def phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def candidates_query(term: str, named: dict[Facet, Named], wanted: str | None = None) -> str:
+def candidates_query(term: str, named: dict[Facet, Named], wanted: str | None = None,
+                     among: Named | None = None) -> str:
     """An index query for the events holding the first and the last trigram of `term` (or the index query
-    `wanted`), except those of the named values.
+    `wanted`), except those of the named values; only those of the users `among` (ACTOR rows), when given: the
+    users the term's users leave, when they are fewer.
 
     The term lies inside those names, so each of its trigrams is about as common as their events, and
     each costs a pass over that many index entries. Outside them, the two at its ends narrow as well as
@@ -147,5 +153,9 @@ def candidates_query(term: str, named: dict[Facet, Named], wanted: str | None = 
     """
     grams = dict.fromkeys((term[:3], term[-3:]))
     wanted = wanted or ' AND '.join(phrase(gram) for gram in grams)
+    if among is not None:
+        users = ' OR '.join(f'"{ACTOR.marker(row[0])}"' for row in among)
+        wanted = f'({wanted}) AND ({users})'
+        named = {facet: rows for facet, rows in named.items() if facet != ACTOR}
     excluded = ' OR '.join(f'"{facet.marker(row[0])}"' for facet, rows in named.items() for row in rows)
-    return f'({wanted}) NOT ({excluded})'
+    return f'({wanted}) NOT ({excluded})' if excluded else f'({wanted})'

@@ -325,3 +325,40 @@ def test_terms_of_two_characters_counted_and_paged_through_their_character_pairs
         plan = '\n'.join(row[0] for row in database.execute_sql(
             "EXPLAIN SELECT t.seq FROM event_text t WHERE text_bigrams(t.tail) @> ARRAY['zq']::text[]"))
     assert 'Bitmap Index Scan on event_text_' in plan and 'text_bigrams' in plan, plan
+
+
+def test_a_term_in_most_users_names_counts_the_other_users_events(add_events, engine, monkeypatch):
+    """A term that most users' names hold (the organization's mail domain) is counted as the view's events less
+    those of the users whose names do not hold it, which the user index reads; the totals equal the events
+    holding the term, on both engines, for both roles, over whole days and parts of days."""
+    from store.read import counts, keywords
+
+    users = ('ann@acme.io', 'bob@acme.io', 'cy@acme.io', 'dee@other.io')
+    add_events(*[event(id=f'u{i}', timestamp=f'2026-10-{1 + i % 9:02}T{i % 24:02}:00:00Z', user=users[i % 4],
+                       scope=('Organization', 'Service')[i % 2], category=('Member', 'AI Notebook')[i % 2],
+                       status=('SUCCESS', 'FAILED')[i % 3 % 2], workspace=('alpha', None)[i % 5 // 4],
+                       description=('sent to acme legal', 'time out', 'plain')[i % 3])
+                 for i in range(120)])
+    everything = list(iter_events(ORG, EventFilter()))
+    complements: list[int] = []
+    less = keywords._less
+
+    def counted(counts_, fewer):
+        complements.append(len(fewer))
+        return less(counts_, fewer)
+
+    monkeypatch.setattr(keywords, '_less', counted)
+    ranges = ({}, {'since': utc(2026, 10, 3, 12)}, {'since': utc(2026, 10, 2), 'until': utc(2026, 10, 2, 18)})
+    for term in ('acme', 'me', 'e@', '.io'):  # in 3, 3 and 1 of the 4 users' names, and in every one
+        for viewer in (ORG, ALPHA):
+            for more in ({}, {'scope': 'Service'}, {'status': 'FAILED'}, *ranges):
+                flt = EventFilter(search=term, **more)
+                held = [e for e in everything if term in '\x1f'.join(
+                    e[k] for k in ('scope', 'category', 'user', 'action', 'target', 'description')).lower()
+                        and (viewer is ORG or e['workspace'] == 'alpha')
+                        and all(e[k] == v for k, v in more.items() if k in ('scope', 'status'))
+                        and more.get('since', e['timestamp']) <= e['timestamp']
+                        and ('until' not in more or e['timestamp'] < more['until'])]
+                counts._kept.clear()
+                assert count_events(viewer, flt) == len(held), (term, viewer.name, more)
+    assert complements, 'the view less the other users was never counted'
