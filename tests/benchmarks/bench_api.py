@@ -39,6 +39,7 @@ VIEWS: list[tuple[str, dict[str, str]]] = [
     ('search nb-', {'search': 'nb-'}),
     ("search 2 characters 'h1'", {'search': 'h1'}),
     ("search 2 characters, rare 'ak'", {'search': 'ak'}),
+    ('search acme', {'search': 'acme'}),
 ]
 
 
