@@ -61,10 +61,17 @@ def positions(sql: str, params: list) -> np.ndarray:
 
 
 def one_of(facet: search_index.Facet, named: search_index.Named, alias: str) -> Clause:
-    """`alias`'s facet columns hold one of the named values (rows of id, *values)."""
+    """`alias`'s facet columns hold one of the named values (rows of id, *values).
+
+    One column is matched against a list, not a VALUES table: SQLite then sees the index of that column.
+    Measured at 1M events, bob's events in scope Organization: `actor IN (VALUES (?))` walked the scope's
+    161,108 events in 118-124 ms, `actor IN (?)` read bob's 36,114 in the user index in 4 ms."""
+    params = [value for _, *row in named for value in row]
+    if len(facet.columns) == 1:
+        return f"{alias}.{facet.columns[0]} IN ({', '.join('?' * len(named))})", params
     values = ', '.join('(' + ', '.join('?' * len(facet.columns)) + ')' for _ in named)
     columns = ', '.join(f'{alias}.{column}' for column in facet.columns)
-    return f'({columns}) IN (VALUES {values})', [value for _, *row in named for value in row]
+    return f'({columns}) IN (VALUES {values})', params
 
 
 def none_of(facet: search_index.Facet, named: search_index.Named, alias: str) -> Clause:

@@ -37,7 +37,7 @@ _IN_ROW = {'e.seq': 0, 'e.ts': 2, 'e.actor': 3, 'e.scope': 4, 'e.category': 5, '
            'e.status': 8, 'e.description': 9}
 # The SQLite index whose order is each column's order (store/lifecycle/schema.py creates them; target and
 # description have sort tables instead): an order walk follows it (`in_order`'s `indexed_by`).
-ORDER_INDEX = {'timestamp': 'event_ts', 'user': 'event_actor_ts_status', 'scope': 'event_scope_ts',
+ORDER_INDEX = {'timestamp': 'event_ts', 'user': 'event_actor_ts_facets', 'scope': 'event_scope_ts',
                'category': 'event_category_scope_ts', 'action': 'event_action_ts', 'status': 'event_status_ts'}
 
 Key = tuple[Any, ...]  # an event's values of its order's columns (`order_columns`): a position in a walk
