@@ -128,10 +128,11 @@ def values(facet: Facet) -> Named:
     return [tuple(row) for row in database.execute_sql(f'SELECT id, {", ".join(facet.columns)} FROM {facet.table}')]
 
 
-def naming(facet: Facet, term: str) -> Named:
-    """The facet's values (id, *columns) of which one column holds `term` (lower-cased, as searched); none
-    when more than MAX_NAMED do."""
-    named = [row for row in values(facet) if any(term in value.lower() for value in row[1:])]
+def naming(facet: Facet, term: str, rows: Named | None = None) -> Named:
+    """The facet's values (id, *columns) of which one column holds `term` (lower-cased, as searched), among `rows`
+    (the facet's `values`, read when not given); none when more than MAX_NAMED do."""
+    rows = values(facet) if rows is None else rows
+    named = [row for row in rows if any(term in value.lower() for value in row[1:])]
     return named if len(named) <= MAX_NAMED else []
 
 

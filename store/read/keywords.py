@@ -57,14 +57,14 @@ def searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Sp
         return row_counts(viewer, flt, width)
     if not is_sqlite():
         return _postgres_searched_counts(viewer, flt, width)
-    named = {facet: rows for facet in search_index.FACETS if (rows := search_index.naming(facet, term))} \
-        if is_indexed(term) else {}
+    every = {facet: search_index.values(facet) for facet in search_index.FACETS} if is_indexed(term) else {}
+    named = {facet: rows for facet, values in every.items() if (rows := search_index.naming(facet, term, values))}
     if not named:
         if days is not None and width == DAY and is_indexed(term):
             return in_parts(lambda span: _matches_by_day(viewer, flt, span, days), spans)
         return in_parts(lambda span: row_counts(viewer, flt, width, span=span), spans)
     actors = named.get(ACTOR, [])
-    others = [row for row in search_index.values(ACTOR) if row not in actors] if actors else []
+    others = [row for row in every[ACTOR] if row not in actors] if actors else []
     counts, rest = _named_counts(viewer, flt, width, named.get(PAIR, []), actors, others)
     among = others if _by_others(width, actors, others) else None
     if among == []:  # every user is named: no event is left to read
@@ -114,10 +114,7 @@ def _by_others(width: int, actors: search_index.Named, others: search_index.Name
 
 def _less(counts: Counts, fewer: Counts) -> Counts:
     """`counts` less `fewer` (some of the same events), bucket by bucket, without the buckets left empty."""
-    left = dict(counts)
-    for key, (success, failed) in fewer.items():
-        before = left.get(key, (0, 0))
-        left[key] = (before[0] - success, before[1] - failed)
+    left = merge(dict(counts), ((key, (-success, -failed)) for key, (success, failed) in fewer.items()))
     return {key: value for key, value in left.items() if value != (0, 0)}
 
 
