@@ -347,6 +347,10 @@ V22_ACTOR_FACETS = [
     'DROP INDEX event_actor_ts_status',
 ]
 
+# Event counts per user and day (store/derived/rollup.py), filled from the events. Measured at 1M events: see
+# store/read/keywords.py `_users_counts`.
+V23_USER_COUNTS = [rollup.CREATE_BY_USER, rollup.REBUILD_BY_USER_SQL]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
@@ -355,7 +359,8 @@ STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEA
                                    _run(V15_OIDC), _run(V16_POSTGRES_DESCRIPTION),
                                    _run(V17_POSTGRES_EVENT_TEXT), _run(V18_POSTGRES_STREAM_PROGRESS),
                                    _run(V19_POSTGRES_EVENT_TEXT_PARTS), _run(V20_POSTGRES_COVERING_ORDERS),
-                                   _run(V21_POSTGRES_TEXT_BIGRAMS), _run(V22_ACTOR_FACETS)]
+                                   _run(V21_POSTGRES_TEXT_BIGRAMS), _run(V22_ACTOR_FACETS),
+                                   _run(V23_USER_COUNTS)]
 LATEST = len(STEPS)
 
 

@@ -3,9 +3,10 @@ from these counts, so a page that shows both pays for one pass, and the chart co
 
 A view (the viewer's visibility and a filter) is counted at a resolution: a day, an hour, or the bar
 width below an hour, as the timeline of that view would draw it (`resolution`). Whole days come from
-the daily counts (store/derived/rollup.py), the rest from the rows: the part days at the edges of a range,
-narrower buckets, user filters, and the events a keyword matches outside the scope, category and
-user names that hold it (those inside are counted like a filter without the keyword). Counts are kept
+the daily counts (store/derived/rollup.py; a user filter's from the counts per user), the rest from the
+rows: the part days at the edges of a range, narrower buckets, and the events a keyword matches outside
+the scope, category and user names that hold it (those inside are counted like a filter without the
+keyword). Counts are kept
 per (database, visibility, filter, resolution) and brought up to date by counting only the events
 stored since: events are never changed or removed, so counts up to position N stay true. Paging,
 sorting, Refresh and live tail then cost no second pass either.
@@ -85,8 +86,8 @@ def view_counts(viewer: Viewer, flt: EventFilter, width: int) -> Counts:
 
 
 def rollup_total(viewer: Viewer, flt: EventFilter) -> int:
-    """The exact total of a filter without a keyword or user, from the counts alone, nothing kept: for
-    one-off totals such as the boundaries a deep page is placed by."""
+    """The exact total of a filter without a keyword, from the counts alone (a user's from the counts per user),
+    nothing kept: for one-off totals such as the boundaries a deep page is placed by."""
     return total_of(day_counts(viewer, flt))
 
 
@@ -133,9 +134,9 @@ def _before_range(flt: EventFilter, head: int) -> int:
 
 def _cold(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None,
           days: np.ndarray | None = None) -> Counts:
-    if searched(flt):
+    if normalize_search(flt.search):
         return searched_counts(viewer, flt, width, spans, days)
-    if width == DAY:
+    if width == DAY:  # a user filter too: the counts per user
         return day_counts(viewer, flt)
     return row_counts(viewer, flt, width)
 

@@ -32,6 +32,7 @@ from store.read.query import (
     term_query,
 )
 from store.read.tallies import (
+    Among,
     Clause,
     Counts,
     both,
@@ -83,27 +84,31 @@ def _named_counts(viewer: Viewer, flt: EventFilter, width: int, pairs: search_in
     plain = replace(flt, search='')
     counts: Counts = {}
     if pairs:
-        counts = day_counts(viewer, plain, pairs) if width == DAY else row_counts(viewer, plain, width,
-                                                                                    extra=one_of(PAIR, pairs, 'e'))
-    outside = none_of(PAIR, pairs, 'e')
+        counts = day_counts(viewer, plain, Among(pairs=pairs)) if width == DAY else row_counts(
+            viewer, plain, width, extra=one_of(PAIR, pairs, 'e'))
     if actors:
-        merge(counts, _users_counts(viewer, plain, width, counts, actors, others, outside))
-    return counts, both(outside, none_of(ACTOR, actors, 'e'))
+        merge(counts, _users_counts(viewer, plain, width, counts, pairs, actors, others))
+    return counts, both(none_of(PAIR, pairs, 'e'), none_of(ACTOR, actors, 'e'))
 
 
-def _users_counts(viewer: Viewer, plain: EventFilter, width: int, paired: Counts, actors: search_index.Named,
-                  others: search_index.Named, outside: Clause) -> Counts:
-    """The events of the named users outside the named pairs (`paired` are the pairs' counts), read by the user
-    index; or, when fewer users are not named (a term in the organization's mail domain, which every name
-    holds), the view's events outside the pairs, from the daily counts, less those of the other users, read
-    by the user index. Measured at 1M events (p50, two runs each, alternated), 'acme' (in 25 of 26 users' names):
-    335-347 → 68 ms on SQLite (the index's candidates then those of the other users alone, `candidates_query`),
-    232-243 → 83-84 on PostgreSQL; 'io' 2,075-2,106 → 281 and 631-647 → 227-235."""
+def _users_counts(viewer: Viewer, plain: EventFilter, width: int, paired: Counts, pairs: search_index.Named,
+                  actors: search_index.Named, others: search_index.Named) -> Counts:
+    """The events of the named users outside the named `pairs` (`paired` are the pairs' counts): at day width
+    from the counts per user and day (store/derived/rollup.py), else read by the user index. When fewer users
+    are not named (a term in the organization's mail domain, which every name holds), they are the view's
+    events outside the pairs less those of the other users, and the search index's candidates are then those
+    of the other users alone (`candidates_query`).
+
+    Measured at 1M events (p50, two runs each, alternated), 'acme' (in 25 of 26 users' names): read by the user
+    index, 335-347 ms on SQLite, 232-243 on PostgreSQL; as the view's less the other user's, 68 and 83-84;
+    'io' 2,075-2,106 → 281 and 631-647 → 227-235."""
+    if width != DAY:
+        return row_counts(viewer, plain, width, extra=both(one_of(ACTOR, actors, 'e'), none_of(PAIR, pairs, 'e')))
     if not _by_others(width, actors, others):
-        return row_counts(viewer, plain, width, extra=both(one_of(ACTOR, actors, 'e'), outside))
+        return day_counts(viewer, plain, Among(not_pairs=pairs, actors=actors))
     counts = _less(day_counts(viewer, plain), paired)
     if others:
-        counts = _less(counts, row_counts(viewer, plain, width, extra=both(one_of(ACTOR, others, 'e'), outside)))
+        counts = _less(counts, day_counts(viewer, plain, Among(not_pairs=pairs, actors=others)))
     return counts
 
 

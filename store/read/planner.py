@@ -296,7 +296,7 @@ def _two_characters(plan: Plan) -> tuple[bool, str]:
     × events in the view / matches events), and a read of the whole view for a rare term (measured at 1M
     events, 'ak', 291 matches: 405-465 ms). The candidates cost about what sorting the matches does."""
     plain = replace(plan.flt, search='')
-    in_view = count_events(plan.viewer, plain) if plan.flt.user else rollup_total(plan.viewer, plain)
+    in_view = rollup_total(plan.viewer, plain)
     walk = (plan.offset + plan.limit) * in_view / max(1, plan.matches) * WALK_SECONDS_PER_EVENT
     through_pairs = plan.matches * SORT_SECONDS_PER_MATCH
     if walk < through_pairs:
@@ -328,7 +328,7 @@ def _in_time_order(plan: Plan) -> Plan:
     if not is_indexed(normalize_search(flt.search)) or shortest_walk >= through_index:
         return plan
     plain = replace(flt, search='')
-    in_view = count_events(viewer, plain) if flt.user else rollup_total(viewer, plain)
+    in_view = rollup_total(viewer, plain)
     walk = (offset + limit) * in_view / matches * WALK_SECONDS_PER_EVENT
     if walk >= through_index:
         return plan

@@ -182,13 +182,18 @@ def _marks(values: list[Any]) -> str:
     return ','.join('?' * len(values))
 
 
-def rollup_where(viewer: Viewer, flt: EventFilter, first: int | None, end: int | None) -> tuple[str, list] | None:
+def rollup_where(viewer: Viewer, flt: EventFilter, first: int | None, end: int | None,
+                 by_user: bool = False) -> tuple[str, list] | None:
     """The daily counts (`event_count c`) the viewer may see that match `flt`, for UTC days [first, end);
-    None when the viewer may see nothing. Search and user filters cannot be answered from these counts."""
+    None when the viewer may see nothing. A search cannot be answered from these counts, and a user filter
+    only from the counts per user (`event_user_count c`, `by_user`); the others leave it out."""
     facets = _visible_facets(viewer, flt, 'c')
     if facets is None:
         return None
     clauses, params = facets
+    if by_user and flt.user:
+        clauses.append('c.actor = ?')
+        params.append(flt.user)
     if first is not None:
         clauses.append('c.day >= ?')
         params.append(first)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from store.derived import event_days, rollup, search_index
-from store.derived.search_index import PAIR
+from store.derived.search_index import ACTOR, PAIR
 from store.engine.db import database, with_connection
 from store.engine.timefmt import from_millis, to_millis
 from store.ledger.buckets import DAY
@@ -85,26 +85,45 @@ def both(first: Clause, second: Clause) -> Clause:
     return f'{first[0]} AND {second[0]}', [*first[1], *second[1]]
 
 
-def day_counts(viewer: Viewer, flt: EventFilter, pairs: search_index.Named | None = None) -> Counts:
+@dataclass(frozen=True)
+class Among:
+    """Some of a view's events, by their names: of one of `pairs` (when given), of none of `not_pairs`, by one
+    of `actors` (when given). A condition on the events (`e`) or on the daily counts (`c`)."""
+
+    pairs: search_index.Named | None = None
+    not_pairs: search_index.Named = field(default_factory=list)
+    actors: search_index.Named | None = None
+
+    def where(self, alias: str) -> Clause:
+        clause: Clause = none_of(PAIR, self.not_pairs, alias)
+        for facet, named in ((PAIR, self.pairs), (ACTOR, self.actors)):
+            if named is not None:
+                clause = both(clause, one_of(facet, named, alias) if named else ('0 = 1', []))
+        return clause
+
+
+def day_counts(viewer: Viewer, flt: EventFilter, among: Among | None = None) -> Counts:
     """Whole UTC days from the daily counts, the part days at the edges of the filter's range from the rows;
-    only events of `pairs`, when given."""
+    only the events `among` selects, when given. A user filter or users named are read from the counts per
+    user (store/derived/rollup.py)."""
     since = to_millis(flt.since) if flt.since else None
     until = to_millis(flt.until) if flt.until else None
     first, end = rollup.full_days(since, until)
+    edges = among.where('e') if among else None
     if first is not None and end is not None and first >= end:
-        return row_counts(viewer, flt, DAY, extra=one_of(PAIR, pairs, 'e') if pairs else None)
+        return row_counts(viewer, flt, DAY, extra=edges)
     counts: Counts = {}
-    where = rollup_where(viewer, flt, first, end)
+    by_user = bool(flt.user) or (among is not None and among.actors is not None)
+    where = rollup_where(viewer, flt, first, end, by_user=by_user)
     if where is None:
         return counts
-    clause, params = where
-    if pairs:
-        clause, params = both((clause, params), one_of(PAIR, pairs, 'c'))
-    rows = database.execute_sql(  # grouped by day alone, the daily counts' key order: no sorting
+    if among:
+        where = both(where, among.where('c'))
+    # grouped by day alone, the daily counts' key order: no sorting (the counts per user are few per user)
+    rows = database.execute_sql(
         "SELECT c.day, sum(c.n), sum(CASE WHEN c.status = 'FAILED' THEN c.n ELSE 0 END) "
-        f'FROM event_count c WHERE {clause} GROUP BY c.day', params)
+        f'FROM {rollup.BY_USER if by_user else "event_count"} c WHERE {where[0]} GROUP BY c.day', where[1])
     counts.update((day, (int(n - failed), int(failed))) for day, n, failed in rows)
-    edges = one_of(PAIR, pairs, 'e') if pairs else None
     if first is not None and since != first * DAY:
         merge(counts, row_counts(viewer, replace(flt, until=from_millis(first * DAY)), DAY, extra=edges))
     if end is not None and until != end * DAY:
