@@ -67,9 +67,9 @@ def searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Sp
     actors = named.get(ACTOR, [])
     others = [row for row in every[ACTOR] if row not in actors] if actors else []
     counts, rest = _named_counts(viewer, flt, width, named.get(PAIR, []), actors, others)
-    among = others if _by_others(width, actors, others) else None
-    if among == []:  # every user is named: no event is left to read
+    if rest is None:  # every user is named: no event is left to read
         return counts
+    among = others if _by_others(width, actors, others) else None
     match = search_index.candidates_query(term, named, term_query(term) if len(term) < MIN_INDEXED_TERM else None,
                                           among)
     return merge(counts, in_parts(lambda span: _candidate_counts(viewer, flt, width, match, rest, span, days),
@@ -77,10 +77,15 @@ def searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Sp
 
 
 def _named_counts(viewer: Viewer, flt: EventFilter, width: int, pairs: search_index.Named,
-                  actors: search_index.Named, others: search_index.Named) -> tuple[Counts, Clause]:
+                  actors: search_index.Named, others: search_index.Named) -> tuple[Counts, Clause | None]:
     """The events of the named (scope, category) pairs, counted as the filter without its keyword (from the daily
     counts at day width), and those of the named users outside them (`_users_counts`; `others` are every other
-    user); and the condition on `e` that leaves the other events, the ones still to be read and checked."""
+    user); and the condition on `e` that leaves the other events, the ones still to be read and checked, None
+    when none is left (every user named).
+
+    When fewer users are not named, that condition names them rather than the named ones: measured on
+    PostgreSQL at 1M events, the rest of 'io' (17,446 rows of `event_text`, of the one user not named) 145-177
+    → 104-150 ms, of 'acme' 46-54 → 37-41 (three runs each, side by side)."""
     plain = replace(flt, search='')
     counts: Counts = {}
     if pairs:
@@ -88,7 +93,9 @@ def _named_counts(viewer: Viewer, flt: EventFilter, width: int, pairs: search_in
             viewer, plain, width, extra=one_of(PAIR, pairs, 'e'))
     if actors:
         merge(counts, _users_counts(viewer, plain, width, counts, pairs, actors, others))
-    return counts, both(none_of(PAIR, pairs, 'e'), none_of(ACTOR, actors, 'e'))
+    if not _by_others(width, actors, others):
+        return counts, both(none_of(PAIR, pairs, 'e'), none_of(ACTOR, actors, 'e'))
+    return counts, both(none_of(PAIR, pairs, 'e'), one_of(ACTOR, others, 'e')) if others else None
 
 
 def _users_counts(viewer: Viewer, plain: EventFilter, width: int, paired: Counts, pairs: search_index.Named,
@@ -202,6 +209,8 @@ def _postgres_searched_counts(viewer: Viewer, flt: EventFilter, width: int) -> C
         return row_counts(viewer, flt, width)
     pairs, actors, others, known = named
     counts, rest = _named_counts(viewer, flt, width, pairs, actors, others)
+    if rest is None:
+        return counts
     if len(term) != 2 and _share(viewer, plain) <= TEXT_TABLE_FROM:  # the event table's indexes narrow more
         return merge(counts, row_counts(viewer, flt, width, extra=rest))
     query = select_events(viewer, plain)
