@@ -17,40 +17,31 @@ from store.ledger.buckets import DAY, whole_units
 
 DAY_MS = DAY
 
-CREATE = [
-    """CREATE TABLE event_count (
-        day INTEGER NOT NULL,
-        workspace_id INTEGER NOT NULL,
-        scope TEXT NOT NULL,
-        category TEXT NOT NULL,
-        status TEXT NOT NULL,
-        n INTEGER NOT NULL,
-        PRIMARY KEY (day, workspace_id, scope, category, status)
-    ) WITHOUT ROWID""",
-]
+# Each key column of the counts and the expression that gives it from an event.
+_KEYS = {'day': 'ts / 86400000', 'workspace_id': 'coalesce(workspace_id, 0)', 'scope': 'scope', 'category': 'category',
+         'status': 'status'}
+_TYPES = {'day': 'INTEGER', 'workspace_id': 'INTEGER'}  # the others are TEXT
+
+
+def _create_sql(table: str, keys: dict[str, str]) -> str:
+    columns = ''.join(f'{column} {_TYPES.get(column, "TEXT")} NOT NULL, ' for column in keys)
+    return f'CREATE TABLE {table} ({columns}n INTEGER NOT NULL, PRIMARY KEY ({", ".join(keys)})) WITHOUT ROWID'
+
+
+def _add_sql(table: str, keys: dict[str, str]) -> str:
+    """The events after a position (`seq > ?`) added to the counts of `table`, per value of its keys."""
+    columns = ', '.join(keys)
+    return (f'INSERT INTO {table} ({columns}, n) SELECT {", ".join(keys.values())}, count(*) FROM event '
+            f'WHERE seq > ? GROUP BY {", ".join(str(n) for n in range(1, len(keys) + 1))} '
+            f'ON CONFLICT ({columns}) DO UPDATE SET n = {table}.n + excluded.n')
+
 
 BY_USER = 'event_user_count'
-CREATE_BY_USER = f"""CREATE TABLE {BY_USER} (
-        actor TEXT NOT NULL,
-        day INTEGER NOT NULL,
-        workspace_id INTEGER NOT NULL,
-        scope TEXT NOT NULL,
-        category TEXT NOT NULL,
-        status TEXT NOT NULL,
-        n INTEGER NOT NULL,
-        PRIMARY KEY (actor, day, workspace_id, scope, category, status)
-    ) WITHOUT ROWID"""
-
-_ADD_SQL = """INSERT INTO event_count (day, workspace_id, scope, category, status, n)
-    SELECT ts / 86400000, coalesce(workspace_id, 0), scope, category, status, count(*)
-    FROM event WHERE seq > ? GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (day, workspace_id, scope, category, status) DO UPDATE SET n = event_count.n + excluded.n"""
-
-
-_ADD_BY_USER_SQL = f"""INSERT INTO {BY_USER} (actor, day, workspace_id, scope, category, status, n)
-    SELECT actor, ts / 86400000, coalesce(workspace_id, 0), scope, category, status, count(*)
-    FROM event WHERE seq > ? GROUP BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (actor, day, workspace_id, scope, category, status) DO UPDATE SET n = {BY_USER}.n + excluded.n"""
+_BY_USER_KEYS = {'actor': 'actor', **_KEYS}
+CREATE = [_create_sql('event_count', _KEYS)]
+CREATE_BY_USER = _create_sql(BY_USER, _BY_USER_KEYS)
+_ADD_SQL = _add_sql('event_count', _KEYS)
+_ADD_BY_USER_SQL = _add_sql(BY_USER, _BY_USER_KEYS)
 
 
 def add_since(last_seq: int) -> None:
