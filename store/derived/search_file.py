@@ -52,9 +52,9 @@ CREATE = [
     # Measured at 1M events, 'failed' (70,282 events): 14 ms for the phrase, where the candidates of its trigrams
     # checked on their rows took about 60 in two threads. The positions make the index about three times the size
     # (1M events: 282 MiB against 97) and its filling about 1.6 times as long. No column sizes: they serve only
-    # ranking (10 MiB per million events).
+    # ranking (10 MiB per million events). The text is what the names leave (store/derived/search_index.py).
     f"""CREATE VIRTUAL TABLE IF NOT EXISTS {SCHEMA}.event_search USING fts5(
-        search_text, content='', detail='full', columnsize=0, tokenize='trigram')""",
+        tail_text, content='', detail='full', columnsize=0, tokenize='trigram')""",
     # Segments merged eight at a time (measured at 300,000 events: 14.6 → 10.3 ms per 1,000 events indexed
     # against four, a common term's count unchanged).
     f"INSERT INTO {SCHEMA}.event_search(event_search, rank) VALUES ('automerge', 8)",
@@ -63,10 +63,10 @@ CREATE = [
 TERMS = 'event_search_terms'
 _TABLES = (f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name IN "
            "('search_progress', 'event_search', 'sort_target', 'sort_description', 'sort_progress')")
-# An index of another definition (before 2026-12-07: without positions, detail=none) is filled again from the
-# first event.
+# An index of another definition (before 2026-12-07: without positions, detail=none; before 2026-12-08: the whole
+# search text, names included, as `search_text`) is filled again from the first event.
 _OTHER_INDEX = (f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name = 'event_search' "
-                "AND sql NOT LIKE '%detail=''full'', columnsize=0,%'")
+                "AND sql NOT LIKE '%tail_text, content='''', detail=''full'', columnsize=0,%'")
 PROGRESS = progress.Progress(f'{SCHEMA}.search_progress', kept=1000)
 INDEXED = PROGRESS.upto_sql
 
@@ -135,27 +135,32 @@ def starting_with(term: str) -> str:
     return f"({' OR '.join(phrase(gram) for gram in grams or [term])})"
 
 
-def candidates(match_sql: str, match_params: list[Any],
-               span: tuple[int, int] | None = None) -> tuple[str, list[Any]]:
+def candidates(match_sql: str, match_params: list[Any], span: tuple[int, int] | None = None,
+               upto: int | None = None) -> tuple[str, list[Any]]:
     """SQL listing (as `seq`) the positions the index finds for the query `match_sql` (SQL of a string, with
     `match_params`), and the events after the indexed position, in `span` when given; and its parameters.
-    The index only narrows: the caller tests each position on its row."""
-    found, found_params, tail, tail_params = split_candidates(match_sql, match_params, span)
+    The index only narrows: the caller tests each position on its row. With `upto`, the index is read only up
+    to that position, and the events after it are listed too: a query of a term's named values
+    (store/derived/search_index.py `Names`) holds for those up to the position they were read with."""
+    found, found_params, tail, tail_params = split_candidates(match_sql, match_params, span, upto)
     return f'{found} UNION ALL SELECT seq FROM main.event WHERE {tail}', [*found_params, *tail_params]
 
 
-def split_candidates(match_sql: str, match_params: list[Any], span: tuple[int, int] | None = None
-                     ) -> tuple[str, list[Any], str, list[Any]]:
+def split_candidates(match_sql: str, match_params: list[Any], span: tuple[int, int] | None = None,
+                     upto: int | None = None) -> tuple[str, list[Any], str, list[Any]]:
     """The two parts of `candidates`, each with its parameters: SQL listing the positions the index finds (as
-    `seq`), and a condition on `seq` that holds for the events after the indexed position."""
+    `seq`), and a condition on `seq` that holds for the events after the indexed position (or `upto`)."""
+    bound, bound_params = (f'min({INDEXED}, ?)', [upto]) if upto is not None else (INDEXED, [])
     # The index's bound is worked out once, in a row of its own: as an expression beside a span's bound, SQLite
     # also tested it on every rowid (at 1M events, 'nb-' in two spans: 17 → 26 ms).
     if span:
-        return (f'SELECT f.rowid AS seq FROM (SELECT min({INDEXED}, ?) AS hi) b CROSS JOIN {SCHEMA}.event_search f '
+        return (f'SELECT f.rowid AS seq FROM (SELECT min({bound}, ?) AS hi) b CROSS JOIN {SCHEMA}.event_search f '
                 f'WHERE f.event_search MATCH {match_sql} AND f.rowid > ? AND f.rowid <= b.hi',
-                [span[1], *match_params, span[0]], f'seq > max({INDEXED}, ?) AND seq <= ?', list(span))
-    return (f'SELECT f.rowid AS seq FROM (SELECT {INDEXED} AS hi) b CROSS JOIN {SCHEMA}.event_search f '
-            f'WHERE f.event_search MATCH {match_sql} AND f.rowid <= b.hi', list(match_params), f'seq > {INDEXED}', [])
+                [*bound_params, span[1], *match_params, span[0]], f'seq > max({bound}, ?) AND seq <= ?',
+                [*bound_params, *span])
+    return (f'SELECT f.rowid AS seq FROM (SELECT {bound} AS hi) b CROSS JOIN {SCHEMA}.event_search f '
+            f'WHERE f.event_search MATCH {match_sql} AND f.rowid <= b.hi', [*bound_params, *match_params],
+            f'seq > {bound}', bound_params)
 
 
 def index_all() -> None:
@@ -186,7 +191,7 @@ def catch_up(step: int = STEP) -> int:
                                     'ORDER BY seq DESC LIMIT 1', (upto, upto + step)).fetchone()
         if last is None:
             return 0
-        database.execute_sql(f'INSERT INTO {SCHEMA}.event_search(rowid, search_text) {INDEX_SELECT} '
+        database.execute_sql(f'INSERT INTO {SCHEMA}.event_search(rowid, tail_text) {INDEX_SELECT} '
                              'WHERE e.seq > ? AND e.seq <= ?', (upto, last[0]))
         PROGRESS.record(last)
         return last[0] - upto

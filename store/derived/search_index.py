@@ -1,24 +1,35 @@
-"""The trigram index of the keyword search (SQLite), kept in a file of its own (store/derived/search_file.py): each
-event's search text, plus markers that name its (scope, category) pair, its user and its workspace.
+"""The trigram index of the keyword search (SQLite), kept in a file of its own (store/derived/search_file.py): the
+text of each event the names of its scope, category and user leave (action, target and description), plus
+markers that name its (scope, category) pair, its user and its workspace.
 
 A term found in a scope or category name ('notebook' in "AI Notebook") matches every event of those
 pairs: their total comes from the daily counts, without reading a row. A term found in user names
-('alice') matches every event of those users: the user index counts them. The index then finds the
+('alice') matches every event of those users: the counts per user hold them. The index then finds the
 other matching events with `term NOT markers`, so only those few are read and checked
-(store/read/counts.py). A marker is one trigram no search text can hold: a control character (refused in
+(store/read/keywords.py). A marker is one trigram no search text can hold: a control character (refused in
 events, stripped from searches) and two private-use characters numbering the value in its table
 (`facet_marker`, `actor_marker`), whose ids never change.
 
+The names are not in the indexed text (PostgreSQL's `event_text` leaves them out too): inside them a term's
+trigrams are about as common as the named events, and every index query of it read all of those entries to
+drop them again. Measured at 1M events, the candidates outside the names of 'service' 106 → 8 ms, 'alice' 19
+→ 1.4, 'io' 43 → 25, 'acme' 24 → 13 (p50 of 5). So every query of a term's matches is `term OR the markers of
+the values whose names hold it` (`Names.matching`), with the values read in one statement with the newest
+event (`names`): the appending transaction numbers its values before its events are stored, so every event
+up to that one has its markers, and the caller tests the events after it on their rows. A value missing
+from its table (deleted by hand) hides its name from the search, as a missing index entry would.
+
 Markers only narrow candidates: the events of named pairs and users are kept out of the checked rows
-by their columns, so an event without a marker is still counted once. The workspace marker narrows a
-Workspace Admin's candidates to their workspaces (`in_workspaces`); visibility is still the WHERE clause's.
+by their columns. The workspace marker narrows a Workspace Admin's candidates to their workspaces
+(`in_workspaces`); visibility is still the WHERE clause's.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from store.engine.db import database, executemany
 
@@ -64,8 +75,17 @@ WORKSPACE_LEAD = '\x03'
 MAX_WORKSPACES = 50  # a viewer or filter of more workspaces than this is not narrowed by their markers
 
 
-def _select_sql(markers: tuple[str, ...]) -> str:
-    return f"""SELECT e.seq, e.search_text || {' || '.join(f"coalesce({marker}, '')" for marker in markers)}
+def _after_separator(text: str) -> str:
+    return f'substr({text}, instr({text}, char(31)) + 1)'
+
+
+# search_text is scope, category, user, action, target and description joined by \x1f (store/write/ingest.py),
+# which no field holds: what follows the third separator is the text the names leave.
+TAIL_SQL = _after_separator(_after_separator(_after_separator('e.search_text')))
+
+
+def _select_sql(markers: tuple[str, ...], text: str = 'e.search_text') -> str:
+    return f"""SELECT e.seq, {text} || {' || '.join(f"coalesce({marker}, '')" for marker in markers)}
     FROM main.event e
     LEFT JOIN main.facet_marker p ON p.scope = e.scope AND p.category = e.category
     LEFT JOIN main.actor_marker a ON a.actor = e.actor"""
@@ -77,7 +97,7 @@ def _index_sql(markers: tuple[str, ...]) -> str:
 
 _MARKERS_V9 = (PAIR.marker_sql('p'), ACTOR.marker_sql('a'))
 _MARKERS = (*_MARKERS_V9, _marker_sql(WORKSPACE_LEAD, 'e.workspace_id'))
-INDEX_SELECT = _select_sql(_MARKERS)  # each event's indexed text: its search text and its markers
+INDEX_SELECT = _select_sql(_MARKERS, TAIL_SQL)  # each event's indexed text: the text its names leave, its markers
 CREATE = [sql for facet in FACETS for sql in (facet.create, facet.fill)]
 # Schema steps 9 and 11 as released, on the index then kept in the database's own file (store/derived/search_file.py).
 REINDEX = ["INSERT INTO main.event_search(event_search) VALUES ('delete-all')", _index_sql(_MARKERS).replace('?', '0')]
@@ -123,17 +143,41 @@ def register(pairs: Iterable[tuple[str, str]], actors: Iterable[str]) -> None:
     _known.register(ACTOR, ((actor,) for actor in actors))
 
 
-def values(facet: Facet) -> Named:
-    """Every value (id, *columns) of the facet the stored events have."""
-    return [tuple(row) for row in database.execute_sql(f'SELECT id, {", ".join(facet.columns)} FROM {facet.table}')]
+@dataclass(frozen=True)
+class Names:
+    """The values of each facet whose names hold a term, among `every` value, as of the event at position `upto`.
+
+    `named` is empty when more than MAX_NAMED values of a kind hold the term (`too_many`): the index cannot then
+    find its matches (the names are not in it), and they are tested on their rows."""
+
+    every: dict[Facet, Named]
+    named: dict[Facet, Named] = field(default_factory=dict)
+    upto: int = 0
+    too_many: bool = False
+
+    def matching(self, wanted: str) -> str:
+        """The index query `wanted` (of the term's text) widened to the events of the named values: all the
+        events holding the term up to `upto` are among its candidates."""
+        markers = ' OR '.join(f'"{facet.marker(row[0])}"' for facet, rows in self.named.items() for row in rows)
+        return f'({wanted}) OR {markers}' if markers else wanted
 
 
-def naming(facet: Facet, term: str, rows: Named | None = None) -> Named:
-    """The facet's values (id, *columns) of which one column holds `term` (lower-cased, as searched), among `rows`
-    (the facet's `values`, read when not given); none when more than MAX_NAMED do."""
-    rows = values(facet) if rows is None else rows
-    named = [row for row in rows if any(term in value.lower() for value in row[1:])]
-    return named if len(named) <= MAX_NAMED else []
+# One statement, so one snapshot of the values and of the newest event (see the module).
+_VALUES = """SELECT (SELECT coalesce(max(seq), 0) FROM main.event),
+    (SELECT json_group_array(json_array(id, scope, category)) FROM main.facet_marker),
+    (SELECT json_group_array(json_array(id, actor)) FROM main.actor_marker)"""
+
+
+def names(term: str) -> Names:
+    """The values (id, *columns) of the pairs and users of which one column holds `term` (lower-cased, as
+    searched), read with the position of the newest event."""
+    upto, pairs, actors = database.execute_sql(_VALUES).fetchone()
+    every = {PAIR: [tuple(row) for row in json.loads(pairs)], ACTOR: [tuple(row) for row in json.loads(actors)]}
+    named = {facet: [row for row in rows if any(term in value.lower() for value in row[1:])]
+             for facet, rows in every.items()}
+    if any(len(rows) > MAX_NAMED for rows in named.values()):
+        return Names(every, upto=upto, too_many=True)
+    return Names(every, {facet: rows for facet, rows in named.items() if rows}, upto)
 
 
 def phrase(text: str) -> str:
@@ -147,10 +191,10 @@ def candidates_query(term: str, named: dict[Facet, Named], wanted: str | None = 
     `wanted`), except those of the named values; only those of the users `among` (ACTOR rows), when given: the
     users the term's users leave, when they are fewer.
 
-    The term lies inside those names, so each of its trigrams is about as common as their events, and
-    each costs a pass over that many index entries. Outside them, the two at its ends narrow as well as
-    all of them (measured at 1M events: 'notebook', 9,931 candidates either way, in 48 ms with six
-    trigrams); every candidate is checked against the whole term afterwards.
+    Each of the term's trigrams costs a pass over its index entries, and the events of the named values
+    often hold the term in their text as well ('notebook' in the actions of "AI Notebook"). Outside them,
+    the two at its ends narrow as well as all of them (measured at 1M events: 'notebook', 9,931 candidates
+    either way, in 48 ms with six trigrams); every candidate is checked against the whole term afterwards.
     """
     grams = dict.fromkeys((term[:3], term[-3:]))
     wanted = wanted or ' AND '.join(phrase(gram) for gram in grams)

@@ -58,22 +58,21 @@ def searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Sp
         return row_counts(viewer, flt, width)
     if not is_sqlite():
         return _postgres_searched_counts(viewer, flt, width)
-    every = {facet: search_index.values(facet) for facet in search_index.FACETS} if is_indexed(term) else {}
-    named = {facet: rows for facet, values in every.items() if (rows := search_index.naming(facet, term, values))}
-    if not named:
-        if days is not None and width == DAY and is_indexed(term):
-            return in_parts(lambda span: _matches_by_day(viewer, flt, span, days), spans)
+    names = search_index.names(term) if is_indexed(term) else None
+    if names and not names.named and not names.too_many and days is not None and width == DAY:
+        return in_parts(lambda span: _matches_by_day(viewer, flt, span, days, names.upto), spans)
+    if not names or not names.named:  # too many names hold it: the rows are tested (select_events)
         return in_parts(lambda span: row_counts(viewer, flt, width, span=span), spans)
-    actors = named.get(ACTOR, [])
-    others = [row for row in every[ACTOR] if row not in actors] if actors else []
-    counts, rest = _named_counts(viewer, flt, width, named.get(PAIR, []), actors, others)
+    actors = names.named.get(ACTOR, [])
+    others = [row for row in names.every[ACTOR] if row not in actors] if actors else []
+    counts, rest = _named_counts(viewer, flt, width, names.named.get(PAIR, []), actors, others)
     if rest is None:  # every user is named: no event is left to read
         return counts
     among = others if _by_others(width, actors, others) else None
-    match = search_index.candidates_query(term, named, term_query(term) if len(term) < MIN_INDEXED_TERM else None,
-                                          among)
-    return merge(counts, in_parts(lambda span: _candidate_counts(viewer, flt, width, match, rest, span, days),
-                                    spans))
+    match = search_index.candidates_query(term, names.named,
+                                          term_query(term) if len(term) < MIN_INDEXED_TERM else None, among)
+    return merge(counts, in_parts(lambda span: _candidate_counts(viewer, flt, width, match, rest, span, days,
+                                                                 names.upto), spans))
 
 
 def _named_counts(viewer: Viewer, flt: EventFilter, width: int, pairs: search_index.Named,
@@ -259,12 +258,13 @@ def two_character_candidates(viewer: Viewer, flt: EventFilter) -> Clause | None:
 
 
 def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, rest: Clause,
-                      span: Span | None, days: np.ndarray | None = None) -> Counts:
-    """The events the index query `match` finds (in `span`) that match `flt` and the `rest` condition; with
-    the events' days (store/derived/event_days.py) at day width, only their positions are read back."""
+                      span: Span | None, days: np.ndarray | None = None, upto: int | None = None) -> Counts:
+    """The events the index query `match` finds (in `span`, up to `upto`; the later ones are all candidates)
+    that match `flt` and the `rest` condition; with the events' days (store/derived/event_days.py) at day
+    width, only their positions are read back."""
     query = select_events(viewer, flt, narrow_search=False, span=span)
     match_sql, match_params = index_query('?', [match], viewer, flt)
-    found, found_params = search_file.candidates(match_sql, match_params, span)
+    found, found_params = search_file.candidates(match_sql, match_params, span, upto)
     # the candidates drive the join: scope, time and other indexes would not
     joined = f'FROM ({found}) f CROSS JOIN event e ON e.seq = f.seq WHERE {query.where} AND {rest[0]}'
     params = [*found_params, *query.params, *rest[1]]
@@ -276,20 +276,21 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
     return {key: (n - int(failed), int(failed)) for key, n, failed in rows}
 
 
-def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: np.ndarray) -> Counts:
+def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: np.ndarray, upto: int) -> Counts:
     """A keyword found in no scope, category or user name, counted per day from the matches' positions (in
     `span`). When the one query puts no condition on the view but the keyword (WHOLE_STORE: the viewer sees
     every event, no filter), an ASCII term is answered by the search index alone (`exact_query`): the index
     folds ASCII as the search text is lower-cased, and its positions place the term's trigrams side by side, so
     it finds exactly the events holding the term (those whose text has other characters are checked on their
-    rows). With a filter, SQLite plans the read: a facet's index may find fewer rows than the term's candidates
-    ('nb-' + FAILED at 1M: 47 ms, against 85 read from the candidates)."""
+    rows). The events after `upto` (the position the names were read with) are tested on their rows: the term
+    is in no name up to there. With a filter, SQLite plans the read: a facet's index may find fewer rows than
+    the term's candidates ('nb-' + FAILED at 1M: 47 ms, against 85 read from the candidates)."""
     term = normalize_search(flt.search)
     whole_store = select_events(viewer, replace(flt, search='')).where == WHOLE_STORE
     if whole_store and term.isascii():
         # the events the index holds are found by it alone; those after it are tested on their rows (one
         # statement: both parts see the index as of the same moment)
-        indexed, indexed_params, tail, tail_params = search_file.split_candidates('?', [exact_query(term)], span)
+        indexed, indexed_params, tail, tail_params = search_file.split_candidates('?', [exact_query(term)], span, upto)
         listed = database.execute_sql(
             f'SELECT (SELECT group_concat(seq) FROM ({indexed})), (SELECT group_concat(seq) FROM event '
             f'WHERE {tail} AND {substring_clause("search_text")})',
@@ -304,7 +305,7 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: n
             found = np.concatenate([found[~unsure], checked])
         return event_days.split(days, found)
     if whole_store:  # nothing else narrows the view: the candidates drive the read ('failed' at 1M, 47 → 43 ms)
-        return _candidate_counts(viewer, flt, DAY, term_query(term), ('1 = 1', []), span, days)
+        return _candidate_counts(viewer, flt, DAY, term_query(term), ('1 = 1', []), span, days, upto)
     query = select_events(viewer, flt, span=span)
     return event_days.split(days, positions(f'SELECT group_concat(e.seq) FROM event e WHERE {query.where}',
                                              query.params))

@@ -131,9 +131,10 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
     add_time_range(flt, 'e', clauses, params)
     term = normalize_search(flt.search)
     if term:
-        if narrow_search and is_indexed(term) and is_sqlite():
-            match, match_params = index_query('?', [term_query(term)], viewer, flt)
-            found, found_params = search_file.candidates(match, match_params, span)
+        names = search_index.names(term) if narrow_search and is_indexed(term) and is_sqlite() else None
+        if names and not names.too_many:  # the index holds no names: their events are found by their markers
+            match, match_params = index_query('?', [names.matching(term_query(term))], viewer, flt)
+            found, found_params = search_file.candidates(match, match_params, span, names.upto)
             clauses.append(f'e.seq IN ({found})')
             params += found_params
         # PostgreSQL: LIKE with the trigram GIN index; it chooses between index and time order itself.

@@ -46,9 +46,9 @@ def test_kept_counts_stay_exact_as_events_arrive(add_events):
 def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add_events, parts):
     """A term held by scope or category names, or by users: those events come from the daily counts and
     the user index, the others from the index's candidates outside them; every total and the timeline
-    equal the plain count of rows, before and after new events, and for events without markers."""
+    equal the plain count of rows, before and after new events."""
     from store.derived import search_index
-    from store.engine.db import database, is_sqlite
+    from store.engine.db import is_sqlite
     from store.engine.timefmt import to_millis
     from store.read import counts
     from store.read.insight import timeline
@@ -83,15 +83,63 @@ def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add
     spread('b', 40)  # kept counts take these in
     check()
     if is_sqlite():  # PostgreSQL's trigram index needs no markers
-        assert len(search_index.naming(search_index.PAIR, 'gpu')) == 2
-        assert len(search_index.naming(search_index.ACTOR, 'gpu')) == 1
-        assert not search_index.naming(search_index.PAIR, 'ready')
-        database.execute_sql("DELETE FROM facet_marker WHERE category = 'GPU Quota'")  # the next events: no marker
-        database.execute_sql("DELETE FROM actor_marker WHERE actor = 'alice@acme.io'")
-        search_index._known.__init__()
+        named = search_index.names('gpu').named
+        assert (len(named[search_index.PAIR]), len(named[search_index.ACTOR])) == (2, 1)
+        assert search_index.names('ready').named == {}
     spread('c', 30)
     counts._kept.clear()
     check()
+
+
+def _held(term: str) -> int:
+    """How many stored events hold `term`, tested on every row without any index."""
+    from store.engine.db import database
+    from store.engine.dialect import substring_clause, substring_param
+
+    return database.execute_sql(f'SELECT count(*) FROM event WHERE {substring_clause("search_text")}',
+                                [substring_param(term)]).fetchone()[0]
+
+
+@pytest.mark.sqlite_only("the names' markers are SQLite's search index's")
+@pytest.mark.parametrize('term', ['zed', 'zed@', 'quota', 'ze'])
+def test_names_read_before_new_events_still_find_every_match(add_events, parts, monkeypatch, term):
+    """The search index holds no names: a term found in a name is found by that value's marker. A reader who read
+    the names before events of a new user or pair were stored and indexed (`names` as of an older position) still
+    counts and pages every match: the events after that position are tested on their rows."""
+    from store.derived import search_index
+    from store.read import counts
+
+    add_events(*[event(id=f'a{i}', user='amy@acme.io', description='plain', category='Credit', scope='Billing')
+                 for i in range(20)])
+    before = search_index.names(term)
+    add_events(*[event(id=f'b{i}', user='zed@acme.io', description='plain', category='GPU Quota', scope='Workspace')
+                 for i in range(15)], event(id='c', description=f'about {term} here'))
+    monkeypatch.setattr(search_index, 'names', lambda _term: before)
+    counts._kept.clear()
+    flt = EventFilter(search=term)
+    assert count_events(ORG, flt) == _held(term) == 16
+    assert len(list(iter_events(ORG, flt))) == 16
+    assert len(find_events(ORG, flt, limit=100).events) == 16
+
+
+@pytest.mark.sqlite_only("the names' markers are SQLite's search index's")
+def test_a_term_in_more_names_than_are_listed_is_tested_on_the_rows(add_events, parts, monkeypatch):
+    """When more than MAX_NAMED users' names hold a term, their markers are not listed in the index's query, and
+    the index (which holds no names) cannot find their events: every view of it is then tested on the rows."""
+    from store.derived import search_index
+    from store.read import counts
+
+    add_events(*[event(id=f'a{i}', user=f'u{i % 4}@acme.io', description='acme rocket' if i % 5 == 0 else 'plain',
+                       status='FAILED' if i % 3 == 0 else 'SUCCESS') for i in range(40)],
+               event(id='x', user='system', description='plain'))
+    monkeypatch.setattr(search_index, 'MAX_NAMED', 2)
+    assert search_index.names('acme').too_many
+    for flt in (EventFilter(search='acme'), EventFilter(search='acme', status='FAILED'), EventFilter(search='ac')):
+        counts._kept.clear()
+        expected = 40 if flt.status is None else 14
+        assert count_events(ORG, flt) == expected, flt
+        assert len(list(iter_events(ORG, flt))) == expected, flt
+        assert len(find_events(ORG, flt, limit=100).events) == expected, flt
 
 
 @pytest.mark.parametrize('term', ['gpu', 'ready', 'ai'])

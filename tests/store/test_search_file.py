@@ -165,23 +165,28 @@ def test_a_missing_index_file_is_made_again_when_the_database_is_opened(database
     assert_exact('nb-')
 
 
-def test_an_index_without_positions_is_filled_again_with_them(database_url, tmp_path):
+@pytest.mark.parametrize('older', [
+    "fts5(search_text, content='', detail='none', tokenize='trigram')",  # before it held positions
+    "fts5(search_text, content='', detail='full', columnsize=0, tokenize='trigram')",  # before it left out the names
+])
+def test_an_index_of_an_older_kind_is_filled_again(database_url, tmp_path, older):
     """An index file made before the index held the trigrams' positions (detail=none, which finds candidates but
-    not exact matches) is emptied and filled again when the store is opened; searches stay exact."""
+    not exact matches), or before it left the names of scope, category and user out of its text, is emptied and
+    filled again when the store is opened; searches stay exact."""
     store([*many(40, 'kept'), event(id='scattered', target='a fail, a pile, a led')])
     close_database()
     index = search_file.path_for(sqlite_path(database_url))
     with sqlite3.connect(index) as old:
         old.execute('DROP TABLE event_search')
-        old.execute("CREATE VIRTUAL TABLE event_search USING fts5(search_text, content='', detail='none', "
-                    "tokenize='trigram')")
+        old.execute(f'CREATE VIRTUAL TABLE event_search USING {older}')
     reopen(database_url, tmp_path)
     sql = raw_sql("SELECT sql FROM search.sqlite_master WHERE name = 'event_search'")[0][0]
-    assert "detail='full', columnsize=0" in sql
+    assert "tail_text, content='', detail='full', columnsize=0" in sql
     assert search_file.indexed_upto() == 41
-    assert raw_sql('SELECT count(*) FROM search.event_search WHERE event_search MATCH ?', ('"failed"',))[0][0] == \
-        len(truth(ORG, 'failed')) == 10
-    for term in ('failed', 'nb-1', 'claſs'):
+    found = 'SELECT count(*) FROM search.event_search WHERE event_search MATCH ?'
+    assert raw_sql(found, ('"failed"',))[0][0] == len(truth(ORG, 'failed')) == 10
+    assert raw_sql(found, ('"alice@"',))[0][0] == 0 < len(truth(ORG, 'alice@'))  # a name, found by its marker
+    for term in ('failed', 'nb-1', 'claſs', 'alice@', 'ai notebook', 'billing'):
         assert_exact(term)
 
 
