@@ -83,6 +83,34 @@ def test_events_not_yet_indexed_are_found(no_indexer, monkeypatch, parts):
         assert_exact(term)
 
 
+@pytest.mark.parametrize('parts', [False, True])
+def test_a_short_term_in_names_is_counted_from_the_index_alone_exactly(no_indexer, monkeypatch, parts):
+    """A term of two or three characters that users' or pairs' names hold: the rest of its matches, in the whole
+    store, is counted from the index's positions alone. Those with other characters than ASCII (`claſs`, which
+    the index folds to hold 'ass') are checked on their rows, and so are the events not yet indexed. A longer
+    term's candidates are not all matches ('a castle, a mass' for 'cass'): they are checked on their rows."""
+    if parts:
+        monkeypatch.setattr(counts, 'SPLIT_FROM', 1)
+
+    def mixed(tag: str, offset_days: int = 0) -> list[dict]:
+        users = ['cass@acme.io', 'bas@acme.io', 'bob@example.com']
+        texts = ['a bass note', 'claſs act', 'a castle, a mass', 'ass', 'as is', 'Ünterwasser']
+        return [event(id=f'{tag}-{n}', user=users[n % 3], description=texts[n % 6], workspace=('alpha', None)[n % 2],
+                      scope=('Service', 'Billing')[n % 2], category=('AI Notebook', 'Credit')[n % 2],
+                      timestamp=(START + timedelta(days=n % 7 + offset_days, minutes=n)).isoformat())
+                for n in range(36)]
+
+    store(mixed('old'))
+    search_file.index_all()
+    store(mixed('new', offset_days=2))
+    assert search_file.indexed_upto() == 36 < head() == 72
+    for term in ('ass', 'as', 'ote', 'is', 'bas', 'ser', 'cass'):
+        assert_exact(term)
+    search_file.index_all()
+    for term in ('ass', 'as', 'ote', 'is', 'bas', 'ser', 'cass'):
+        assert_exact(term)
+
+
 def test_an_index_of_other_events_is_not_used_and_is_filled_again(no_indexer, database_url, tmp_path):
     store(many(50, 'first'))
     search_file.index_all()
