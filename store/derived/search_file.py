@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from store.derived import progress, sort_index
+from store.derived import progress, search_index, sort_index
 from store.derived.search_index import INDEX_SELECT, phrase
 from store.engine.background import WokenThread
 from store.engine.db import database
@@ -111,6 +111,14 @@ def _in_transaction(conn: Any, still: Callable[[], bool], statements: list[str],
 # Whether the index holds a trigram (each of a JSON list): one probe of its terms, without reading its events.
 _PRESENT = f"""SELECT value FROM json_each(?) WHERE EXISTS (SELECT 1 FROM {SCHEMA}.event_search
     WHERE event_search MATCH '"' || replace(value, '"', '""') || '"')"""
+
+
+def names(term: str) -> search_index.Names:
+    """The names holding `term` (store/derived/search_index.py `names`), as of the position up to which the index
+    holds the events, read before any query of the index is built: a query built from the index's own terms
+    (`starting_with`) then holds for every event up to that position, whatever the indexer adds meanwhile. A
+    read bounded by it (`candidates`' `upto`) tests the later events on their rows."""
+    return search_index.names(term, INDEXED)
 
 
 def starting_with(term: str) -> str:

@@ -162,16 +162,17 @@ class Names:
         return f'({wanted}) OR {markers}' if markers else wanted
 
 
-# One statement, so one snapshot of the values and of the newest event (see the module).
-_VALUES = """SELECT (SELECT coalesce(max(seq), 0) FROM main.event),
+# One statement, so one snapshot of the values, of the newest event (see the module) and of the index's position.
+_VALUES = """SELECT min((SELECT coalesce(max(seq), 0) FROM main.event), {indexed}),
     (SELECT json_group_array(json_array(id, scope, category)) FROM main.facet_marker),
     (SELECT json_group_array(json_array(id, actor)) FROM main.actor_marker)"""
 
 
-def names(term: str) -> Names:
+def names(term: str, indexed_sql: str) -> Names:
     """The values (id, *columns) of the pairs and users of which one column holds `term` (lower-cased, as
-    searched), read with the position of the newest event."""
-    upto, pairs, actors = database.execute_sql(_VALUES).fetchone()
+    searched), read with the position of the newest event, or the position `indexed_sql` gives (SQL: up to
+    where the index holds the events, store/derived/search_file.py) when lower."""
+    upto, pairs, actors = database.execute_sql(_VALUES.format(indexed=indexed_sql)).fetchone()
     every = {PAIR: [tuple(row) for row in json.loads(pairs)], ACTOR: [tuple(row) for row in json.loads(actors)]}
     named = {facet: [row for row in rows if any(term in value.lower() for value in row[1:])]
              for facet, rows in every.items()}

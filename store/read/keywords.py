@@ -58,7 +58,7 @@ def searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Sp
         return row_counts(viewer, flt, width)
     if not is_sqlite():
         return _postgres_searched_counts(viewer, flt, width)
-    names = search_index.names(term) if is_indexed(term) else None
+    names = search_file.names(term) if is_indexed(term) else None
     if names and not names.named and not names.too_many and days is not None and width == DAY:
         return in_parts(lambda span: _matches_by_day(viewer, flt, span, days, names.upto), spans)
     if not names or not names.named:  # too many names hold it: the rows are tested (select_events)

@@ -131,7 +131,7 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
     add_time_range(flt, 'e', clauses, params)
     term = normalize_search(flt.search)
     if term:
-        names = search_index.names(term) if narrow_search and is_indexed(term) and is_sqlite() else None
+        names = search_file.names(term) if narrow_search and is_indexed(term) and is_sqlite() else None
         if names and not names.too_many:  # the index holds no names: their events are found by their markers
             match, match_params = index_query('?', [names.matching(term_query(term))], viewer, flt)
             found, found_params = search_file.candidates(match, match_params, span, names.upto)

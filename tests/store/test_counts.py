@@ -47,7 +47,7 @@ def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add
     """A term held by scope or category names, or by users: those events come from the daily counts and
     the user index, the others from the index's candidates outside them; every total and the timeline
     equal the plain count of rows, before and after new events."""
-    from store.derived import search_index
+    from store.derived import search_file, search_index
     from store.engine.db import is_sqlite
     from store.engine.timefmt import to_millis
     from store.read import counts
@@ -83,9 +83,9 @@ def test_terms_in_scope_category_and_user_names_count_exactly_for_every_view(add
     spread('b', 40)  # kept counts take these in
     check()
     if is_sqlite():  # PostgreSQL's trigram index needs no markers
-        named = search_index.names('gpu').named
+        named = search_file.names('gpu').named
         assert (len(named[search_index.PAIR]), len(named[search_index.ACTOR])) == (2, 1)
-        assert search_index.names('ready').named == {}
+        assert search_file.names('ready').named == {}
     spread('c', 30)
     counts._kept.clear()
     check()
@@ -106,15 +106,15 @@ def test_names_read_before_new_events_still_find_every_match(add_events, parts, 
     """The search index holds no names: a term found in a name is found by that value's marker. A reader who read
     the names before events of a new user or pair were stored and indexed (`names` as of an older position) still
     counts and pages every match: the events after that position are tested on their rows."""
-    from store.derived import search_index
+    from store.derived import search_file
     from store.read import counts
 
     add_events(*[event(id=f'a{i}', user='amy@acme.io', description='plain', category='Credit', scope='Billing')
                  for i in range(20)])
-    before = search_index.names(term)
+    before = search_file.names(term)
     add_events(*[event(id=f'b{i}', user='zed@acme.io', description='plain', category='GPU Quota', scope='Workspace')
                  for i in range(15)], event(id='c', description=f'about {term} here'))
-    monkeypatch.setattr(search_index, 'names', lambda _term: before)
+    monkeypatch.setattr(search_file, 'names', lambda _term: before)
     counts._kept.clear()
     flt = EventFilter(search=term)
     assert count_events(ORG, flt) == _held(term) == 16
@@ -126,14 +126,14 @@ def test_names_read_before_new_events_still_find_every_match(add_events, parts, 
 def test_a_term_in_more_names_than_are_listed_is_tested_on_the_rows(add_events, parts, monkeypatch):
     """When more than MAX_NAMED users' names hold a term, their markers are not listed in the index's query, and
     the index (which holds no names) cannot find their events: every view of it is then tested on the rows."""
-    from store.derived import search_index
+    from store.derived import search_file, search_index
     from store.read import counts
 
     add_events(*[event(id=f'a{i}', user=f'u{i % 4}@acme.io', description='acme rocket' if i % 5 == 0 else 'plain',
                        status='FAILED' if i % 3 == 0 else 'SUCCESS') for i in range(40)],
                event(id='x', user='system', description='plain'))
     monkeypatch.setattr(search_index, 'MAX_NAMED', 2)
-    assert search_index.names('acme').too_many
+    assert search_file.names('acme').too_many
     for flt in (EventFilter(search='acme'), EventFilter(search='acme', status='FAILED'), EventFilter(search='ac')):
         counts._kept.clear()
         expected = 40 if flt.status is None else 14

@@ -111,6 +111,31 @@ def test_a_short_term_in_names_is_counted_from_the_index_alone_exactly(no_indexe
         assert_exact(term)
 
 
+@pytest.mark.parametrize('term', ['h1', 'xq'])
+def test_a_trigram_indexed_while_a_query_is_built_is_still_found(no_indexer, monkeypatch, term):
+    """A term of two characters is asked of the index's trigrams that start with it, as the index held them when
+    the query was built. An event the indexer adds right after (its trigram 'h1x' new to the index) is read on
+    its row, not missed by a query that does not name its trigram."""
+    store(many(30, 'old'))
+    search_file.index_all()
+    store([event(id='late', target='h1x-7', description='xqz'), *many(3, 'new', offset_days=1)])
+    built = search_file.starting_with
+
+    def then_indexed(text: str) -> str:
+        query = built(text)
+        search_file.index_all()  # the indexer reaches the new events just after the query was built
+        return query
+
+    monkeypatch.setattr(search_file, 'starting_with', then_indexed)
+    for viewer in (ORG, ALPHA):
+        for n in range(2):  # each round with one more match, stored after the index's position
+            store([event(id=f'later-{viewer.name}-{n}', workspace='alpha', description=f'more {term}!')])
+            expected = truth(viewer, term)
+            counts._kept.clear()
+            assert count_events(viewer, EventFilter(search=term)) == len(expected), viewer
+            assert [e['id'] for e in find_events(viewer, EventFilter(search=term), limit=500).events] == expected
+
+
 def test_an_index_of_other_events_is_not_used_and_is_filled_again(no_indexer, database_url, tmp_path):
     store(many(50, 'first'))
     search_file.index_all()
