@@ -136,6 +136,29 @@ def test_a_trigram_indexed_while_a_query_is_built_is_still_found(no_indexer, mon
             assert [e['id'] for e in find_events(viewer, EventFilter(search=term), limit=500).events] == expected
 
 
+def test_a_keyword_in_a_view_of_workspaces_counts_only_the_viewers_events(no_indexer):
+    """A keyword in a view whose only other conditions are workspaces (a Workspace Admin's, a workspace filter):
+    the index's workspace markers narrow the candidates, and the count and the page hold exactly the viewer's
+    events, whatever workspaces they name (one that does not exist, one outside their own), events not yet
+    indexed included."""
+    store(many(60, 'old'))
+    search_file.index_all()
+    store(many(21, 'new', offset_days=2))
+    views = [(ALPHA, None), (Viewer.of_workspaces('two', {'alpha', 'beta'}), None), (ALPHA, 'alpha'),
+             (ALPHA, 'beta'), (ORG, 'beta'), (Viewer.of_workspaces('nowhere', {'gamma'}), None),
+             (Viewer.of_workspaces('some', {'gamma', 'beta'}), None), (ORG, 'gamma')]
+    for term in ('failed', 'nb-1', 'ass', 'claſs', 'to c'):
+        rows = raw_sql('SELECT e.uid, w.name FROM event e LEFT JOIN workspace w ON w.id = e.workspace_id '
+                       'WHERE instr(e.search_text, ?) > 0 ORDER BY e.ts DESC, e.seq DESC', (term,))
+        for viewer, workspace in views:
+            expected = [uid for uid, name in rows if (viewer.workspaces is None or name in viewer.workspaces)
+                        and workspace in (None, name)]
+            flt = EventFilter(search=term, workspace=workspace)
+            counts._kept.clear()
+            assert count_events(viewer, flt) == len(expected), (term, viewer.name, workspace)
+            assert [e['id'] for e in find_events(viewer, flt, limit=500).events] == expected, (term, viewer.name)
+
+
 def test_an_index_of_other_events_is_not_used_and_is_filled_again(no_indexer, database_url, tmp_path):
     store(many(50, 'first'))
     search_file.index_all()
