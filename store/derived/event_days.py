@@ -10,6 +10,11 @@ Events never change, so the entries up to a position stay true while the store g
 them up to the reader's head. Another file at the same URL (a restored backup) is noticed by the hash of
 the last event read, and the entries are read again. A long way behind (a first search after start), they
 are read in a background thread and the caller counts from the rows meanwhile. SQLite only.
+
+Beside each entry are the event's (scope, category) pair, by its id in `facet_marker`
+(store/derived/search_index.py), and its workspace's id, 2 bytes each: a view whose conditions are only those
+and the status (a Workspace Admin's, a scope chip) keeps the matches it holds from the whole store's without
+reading their rows (`sieve`). Measured at 10M events: see store/read/keywords.py `_exact_positions`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,10 +37,33 @@ KEPT = 4  # databases whose entries are held
 
 # An entry: day << 2 | FAILED << 1 | the search text has a character beyond ASCII (the search index's case
 # folding of those may differ from the text's lower-casing: such events are always checked on their rows).
-_ENTRY_SQL = f"""SELECT group_concat(seq), group_concat((ts / {DAY}) * 4 + (status = 'FAILED') * 2
-    + (length(search_text) <> length(CAST(search_text AS BLOB))))
-    FROM event WHERE seq > ? AND seq <= ?"""
+# Beside it, the pair's and the workspace's ids (0: none), UNKNOWN for a pair without an id or an id too large:
+# such events are checked on their rows when a view names pairs or workspaces.
+UNKNOWN = 0xFFFF
+_ENTRY_SQL = f"""SELECT group_concat(e.seq), group_concat((e.ts / {DAY}) * 4 + (e.status = 'FAILED') * 2
+    + (length(e.search_text) <> length(CAST(e.search_text AS BLOB)))),
+    group_concat(min(coalesce(p.id, {UNKNOWN}), {UNKNOWN})), group_concat(min(coalesce(e.workspace_id, 0), {UNKNOWN}))
+    FROM event e LEFT JOIN facet_marker p ON p.scope = e.scope AND p.category = e.category
+    WHERE e.seq > ? AND e.seq <= ?"""
 BEYOND_ASCII = 1
+
+
+class Days(NamedTuple):
+    """The entries of the events by position, as known up to some position."""
+
+    codes: np.ndarray  # int32: day << 2 | FAILED << 1 | BEYOND_ASCII
+    pairs: np.ndarray  # uint16: the (scope, category) pair's id in facet_marker, or UNKNOWN
+    workspaces: np.ndarray  # uint16: the workspace's id, 0 for none, or UNKNOWN
+
+
+@dataclass(frozen=True)
+class Within:
+    """A view's conditions as values of the entries: the pairs' and workspaces' ids it holds, and its status (None:
+    any); store/read/query.py `within` makes it from a viewer and a filter."""
+
+    pairs: frozenset[int] | None = None
+    workspaces: frozenset[int] | None = None
+    failed: bool | None = None
 
 
 def positions(text: str | None) -> np.ndarray:
@@ -45,20 +75,27 @@ def positions(text: str | None) -> np.ndarray:
 
 class _Entries:
     def __init__(self) -> None:
-        self.codes = np.zeros(0, dtype=np.int32)
+        self.days = Days(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.uint16))
         self.upto = 0  # entries are known for every event at a position up to this one
         self.upto_hash = ''
 
     def read(self, head: int, head_hash: str) -> None:
         """Read the entries of the events after `upto` up to `head`, in the caller's snapshot."""
-        if head + 1 > len(self.codes):
-            grown = np.zeros(max(head + 1, len(self.codes) * 3 // 2), dtype=np.int32)
-            grown[:len(self.codes)] = self.codes
-            self.codes = grown
+        if head + 1 > len(self.days.codes):
+            size = max(head + 1, len(self.days.codes) * 3 // 2)
+            self.days = Days(*(_grown(array, size) for array in self.days))
         for low in range(self.upto, head, STEP):
-            seqs, codes = database.execute_sql(_ENTRY_SQL, (low, min(low + STEP, head))).fetchone()
-            self.codes[positions(seqs)] = positions(codes)
+            seqs, *values = database.execute_sql(_ENTRY_SQL, (low, min(low + STEP, head))).fetchone()
+            at = positions(seqs)
+            for array, text in zip(self.days, values, strict=True):
+                array[at] = positions(text)
         self.upto, self.upto_hash = head, head_hash
+
+
+def _grown(array: np.ndarray, size: int) -> np.ndarray:
+    grown = np.zeros(size, dtype=array.dtype)
+    grown[:len(array)] = array
+    return grown
 
 
 class _Known:
@@ -68,7 +105,7 @@ class _Known:
         self._reading: dict[str, Future] = {}
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='event-days')
 
-    def upto(self, head: int, head_hash: str) -> np.ndarray | None:
+    def upto(self, head: int, head_hash: str) -> Days | None:
         """The entries of every event up to `head` (the newest position of the caller's snapshot, whose event
         has `head_hash`), or None while they are being read in the background. Call outside a write
         transaction: its events may still be rolled back."""
@@ -89,7 +126,7 @@ class _Known:
             self._entries.move_to_end(url)
             if head - entries.upto <= CATCH_UP_HERE:
                 entries.read(head, head_hash)
-                return entries.codes
+                return entries.days
             if url not in self._reading:
                 self._reading[url] = self._reader.submit(with_connection, self._read_behind, url, entries)
             return None
@@ -139,11 +176,11 @@ read_ahead = _known.read_ahead
 clear = _known.clear
 
 
-def split(codes: np.ndarray, seqs: np.ndarray) -> dict[int, tuple[int, int]]:
+def split(days: Days, seqs: np.ndarray) -> dict[int, tuple[int, int]]:
     """The events at positions `seqs` counted per UTC day: {day: (SUCCESS, FAILED)}."""
     if not len(seqs):
         return {}
-    entries = codes[seqs]
+    entries = days.codes[seqs]
     keys = entries >> 1  # day << 1 | FAILED
     low = int(keys.min())
     tally = np.bincount(keys - low)
@@ -156,6 +193,17 @@ def split(codes: np.ndarray, seqs: np.ndarray) -> dict[int, tuple[int, int]]:
     return counts
 
 
-def beyond_ascii(codes: np.ndarray, seqs: np.ndarray) -> np.ndarray:
-    """Which of `seqs` hold a search text with a character beyond ASCII (a boolean mask)."""
-    return (codes[seqs] & BEYOND_ASCII).astype(bool)
+def sieve(days: Days, seqs: np.ndarray, within: Within) -> tuple[np.ndarray, np.ndarray]:
+    """Which of `seqs` the view `within` holds, and which are unsure (boolean masks): their search text has a
+    character beyond ASCII, or their pair or workspace is UNKNOWN where the view names some."""
+    codes = days.codes[seqs]
+    unsure = (codes & BEYOND_ASCII).astype(bool)
+    inside = np.ones(len(seqs), dtype=bool)
+    if within.failed is not None:
+        inside &= ((codes >> 1) & 1).astype(bool) == within.failed
+    for array, wanted in ((days.pairs, within.pairs), (days.workspaces, within.workspaces)):
+        if wanted is not None:
+            values = array[seqs]
+            unsure |= values == UNKNOWN
+            inside &= np.isin(values, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
+    return inside, unsure

@@ -136,6 +136,13 @@ class _KnownValues:
 _known = _KnownValues()
 
 
+def pair_ids(scope: str | None, category: str | None) -> frozenset[int]:
+    """The ids of the (scope, category) pairs with this scope and this category (None: any)."""
+    rows = database.execute_sql('SELECT id FROM main.facet_marker WHERE coalesce(scope = ?, 1) AND '
+                                'coalesce(category = ?, 1)', (scope, category))
+    return frozenset(row[0] for row in rows)
+
+
 def register(pairs: Iterable[tuple[str, str]], actors: Iterable[str]) -> None:
     """Number the (scope, category) pairs and users of events being stored, in their transaction: the indexer
     (store/derived/search_file.py) then finds the markers of every event it reads."""

@@ -18,8 +18,6 @@ import os
 import threading
 from collections import OrderedDict
 
-import numpy as np
-
 from store.derived import event_days
 from store.engine.db import database, is_sqlite, read_snapshot
 from store.engine.timefmt import now_millis, to_millis
@@ -133,7 +131,7 @@ def _before_range(flt: EventFilter, head: int) -> int:
 
 
 def _cold(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None,
-          days: np.ndarray | None = None) -> Counts:
+          days: event_days.Days | None = None) -> Counts:
     if normalize_search(flt.search):
         return searched_counts(viewer, flt, width, spans, days)
     if width == DAY:  # a user filter too: the counts per user

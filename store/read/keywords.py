@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from store.derived import event_days, search_file, search_index
+from store.derived.event_days import Days, Within
 from store.derived.search_index import ACTOR, PAIR
 from store.engine.db import database, is_sqlite
 from store.engine.dialect import substring_clause, substring_param
@@ -30,6 +31,7 @@ from store.read.query import (
     rollup_where,
     select_events,
     term_query,
+    within,
 )
 from store.read.tallies import (
     Among,
@@ -47,7 +49,7 @@ from store.read.tallies import (
 
 
 def searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None = None,
-                     days: np.ndarray | None = None) -> Counts:
+                     days: Days | None = None) -> Counts:
     """A keyword found in scope or category names, or in user names (store/derived/search_index.py): the events of
     those pairs are counted as the filter without the keyword (from the daily counts at day width), those
     of those users by the user index, and only the index's other candidates, `term NOT markers`, are
@@ -259,7 +261,7 @@ def two_character_candidates(viewer: Viewer, flt: EventFilter) -> Clause | None:
 
 
 def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, rest: Clause,
-                      span: Span | None, days: np.ndarray | None = None, upto: int | None = None,
+                      span: Span | None, days: Days | None = None, upto: int | None = None,
                       exact: bool = False) -> Counts:
     """The events the index query `match` finds (in `span`, up to `upto`; the later ones are all candidates)
     that match `flt` and the `rest` condition; with the events' days (store/derived/event_days.py) at day
@@ -272,10 +274,11 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
     other user's 174,781 matches) 440-449 → 287 ms, of 'gpu' 365-370 → 78-84 (p50 of 10, two runs each,
     alternated)."""
     query = select_events(viewer, flt, narrow_search=False, span=span)
-    match_sql, match_params = index_query('?', [match], viewer, flt)
-    if exact and days is not None and width == DAY and _whole_store(viewer, flt):
+    kept = within(viewer, flt) if exact and days is not None and width == DAY else None
+    if kept is not None and days is not None:
         check = (f'{query.where} AND {rest[0]}', [*query.params, *rest[1]])
-        return event_days.split(days, _exact_positions(match_sql, match_params, check, span, upto, days))
+        return event_days.split(days, _exact_positions('?', [match], check, span, upto, days, kept))
+    match_sql, match_params = index_query('?', [match], viewer, flt)
     found, found_params = search_file.candidates(match_sql, match_params, span, upto)
     # the candidates drive the join: scope, time and other indexes would not
     joined = f'FROM ({found}) f CROSS JOIN event e ON e.seq = f.seq WHERE {query.where} AND {rest[0]}'
@@ -294,25 +297,26 @@ def _whole_store(viewer: Viewer, flt: EventFilter) -> bool:
 
 
 def _exact_positions(match_sql: str, match_params: list, check: Clause, span: Span | None, upto: int | None,
-                     days: np.ndarray) -> np.ndarray:
+                     days: Days, kept: Within) -> np.ndarray:
     """The positions (in `span`) of the events the exact index query `match_sql` finds, up to `upto` (or the
     indexed position); the events after it, and those whose text has a character beyond ASCII (the index folds
     ASCII letters only, as the search's lower-casing may not), are tested by `check`, a condition on `event e`
     that holds the term. One statement: both parts see the index as of the same moment."""
     indexed, indexed_params, tail, tail_params = search_file.split_candidates(match_sql, match_params, span, upto)
     listed = database.execute_sql(
-        f'SELECT (SELECT group_concat(seq) FROM ({indexed})), (SELECT group_concat(e.seq) FROM event e '
+        f'SELECT (SELECT group_concat(seq) FROM ({indexed})), (SELECT group_concat(e.seq) FROM event e NOT INDEXED '
         f'WHERE {tail} AND {check[0]})', [*indexed_params, *tail_params, *check[1]]).fetchone()
-    found = np.concatenate([event_days.positions(listed[0]), event_days.positions(listed[1])])
-    unsure = event_days.beyond_ascii(days, found)
+    found, later = event_days.positions(listed[0]), event_days.positions(listed[1])
+    inside, unsure = event_days.sieve(days, found, kept)
     if not unsure.any():
-        return found
-    checked = positions(f'SELECT group_concat(e.seq) FROM event e WHERE e.seq IN (SELECT value FROM json_each(?)) '
-                        f'AND {check[0]}', [json.dumps(found[unsure].tolist()), *check[1]])
-    return np.concatenate([found[~unsure], checked])
+        return np.concatenate([found[inside], later])
+    checked = positions(f'SELECT group_concat(e.seq) FROM event e NOT INDEXED WHERE e.seq IN '
+                        f'(SELECT value FROM json_each(?)) AND {check[0]}',
+                        [json.dumps(found[unsure].tolist()), *check[1]])
+    return np.concatenate([found[inside & ~unsure], checked, later])
 
 
-def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: np.ndarray, upto: int) -> Counts:
+def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: Days, upto: int) -> Counts:
     """A keyword found in no scope, category or user name, counted per day from the matches' positions (in
     `span`). When the one query puts no condition on the view but the keyword (WHOLE_STORE: the viewer sees
     every event, no filter), an ASCII term is answered by the search index alone (`exact_query`): the index
@@ -323,10 +327,11 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: n
     the term's candidates ('nb-' + FAILED at 1M: 47 ms, against 85 read from the candidates)."""
     term = normalize_search(flt.search)
     whole_store = _whole_store(viewer, flt)
-    if whole_store and term.isascii():
+    kept = within(viewer, flt) if term.isascii() else None
+    if kept is not None:
         query = select_events(viewer, flt, narrow_search=False)
         return event_days.split(days, _exact_positions('?', [exact_query(term)], (query.where, query.params), span,
-                                                       upto, days))
+                                                       upto, days, kept))
     if whole_store:  # nothing else narrows the view: the candidates drive the read ('failed' at 1M, 47 → 43 ms)
         return _candidate_counts(viewer, flt, DAY, term_query(term), ('1 = 1', []), span, days, upto)
     query = select_events(viewer, flt, span=span)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from store.derived import search_file, search_index
-from store.engine.db import is_sqlite
+from store.derived import event_days, search_file, search_index
+from store.engine.db import database, is_sqlite
 from store.engine.dialect import substring_clause, substring_param
 from store.engine.timefmt import to_millis
 
@@ -144,6 +144,29 @@ def select_events(viewer: Viewer, flt: EventFilter, *, narrow_search: bool = Tru
 
 
 WHOLE_STORE = '1 = 1'  # the WHERE clause of a view without any condition
+
+
+def within(viewer: Viewer, flt: EventFilter) -> event_days.Within | None:
+    """The view `viewer` and `flt` (its keyword aside) as the values of the events' entries held in memory
+    (store/derived/event_days.py): the ids of the pairs and workspaces it holds, and its status; None when it has
+    another condition (a user, a time range), which they cannot answer. SQLite: the pairs' ids are the search
+    index's (store/derived/search_index.py)."""
+    if flt.user or flt.since or flt.until or flt.status not in (None, '', 'SUCCESS', 'FAILED'):
+        return None
+    pairs = search_index.pair_ids(flt.scope, flt.category) if flt.scope or flt.category else None
+    workspaces: frozenset[int] | None = None
+    for names in (viewer.workspaces, {flt.workspace} if flt.workspace else None):
+        if names is not None:
+            ids = _workspace_ids(sorted(names))
+            workspaces = ids if workspaces is None else workspaces & ids
+    return event_days.Within(pairs, workspaces, flt.status == 'FAILED' if flt.status else None)
+
+
+def _workspace_ids(names: list[str]) -> frozenset[int]:
+    if not names:
+        return frozenset()
+    rows = database.execute_sql(f'SELECT id FROM workspace WHERE name IN ({_marks(names)})', names)
+    return frozenset(row[0] for row in rows)
 
 
 def index_query(match_sql: str, match_params: list[Any], viewer: Viewer, flt: EventFilter) -> tuple[str, list[Any]]:

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.sqlite_only  # the in-memory days serve SQLite's search
 ORG = Viewer.organization()
 ADMIN = Viewer.of_workspaces('admin', {'alpha'})
 START = utc(2026, 9, 1, 6)
+PAIRS = [('Billing', 'Credit'), ('Service', 'AI Notebook'), ('Billing', 'Payment')]
 
 
 def many(count: int, day_offset: int = 0, prefix: str = 'nb-') -> list[dict]:
@@ -29,7 +30,7 @@ def many(count: int, day_offset: int = 0, prefix: str = 'nb-') -> list[dict]:
     return [event(id=f'{prefix}{n}-{day_offset}', timestamp=(START + timedelta(days=n % 12 + day_offset,
                                                                                minutes=n)).isoformat(),
                   status='FAILED' if n % 5 == 0 else 'SUCCESS', workspace=('alpha', 'beta', 'gamma', None)[n % 4],
-                  scope='Billing', category='Credit', action='Add Credit', target=f'{prefix}{n}',
+                  scope=PAIRS[n % 3][0], category=PAIRS[n % 3][1], action='Add Credit', target=f'{prefix}{n}',
                   description=('Payment failed' if n % 5 == 0 else 'Added credits') + (' to class' if n % 3 else ''))
             for n in range(count)]
 
@@ -64,13 +65,39 @@ def test_counts_from_the_days_equal_counts_from_the_rows(add_events, monkeypatch
     add_events(event(id='folded', target='claſs', description='a long s is folded to s by the search index'),
                event(id='scattered', target='a fail, a pile, a led', description='up to clay, a lass'))
     since = START + timedelta(days=5)
+    two = Viewer.of_workspaces('two', {'alpha', 'beta'})
     for viewer, flt in [(ORG, EventFilter(search=term)), (ADMIN, EventFilter(search=term)),
                         (ORG, EventFilter(search=term, status='FAILED')), (ORG, EventFilter(search=term, since=since)),
                         (ORG, EventFilter(search=term, workspace='beta')),
-                        (ORG, EventFilter(search=term, scope='Service'))]:
+                        (ORG, EventFilter(search=term, scope='Service')),
+                        (ORG, EventFilter(search=term, scope='Billing')),
+                        (ORG, EventFilter(search=term, category='Payment', status='SUCCESS')),
+                        (ORG, EventFilter(search=term, scope='Service', category='Credit')),
+                        (ADMIN, EventFilter(search=term, scope='Billing', status='FAILED')),
+                        (two, EventFilter(search=term, workspace='beta')), (ADMIN, EventFilter(search=term, workspace='beta')),
+                        (Viewer.of_workspaces('nowhere', {'delta'}), EventFilter(search=term)),
+                        (Viewer.of_workspaces('some', {'delta', 'gamma'}), EventFilter(search=term, status='FAILED')),
+                        (ORG, EventFilter(search=term, workspace='delta')),
+                        (ORG, EventFilter(search=term, status='PENDING'))]:
         assert from_days(viewer, flt) == from_rows(monkeypatch, viewer, flt), (viewer, flt)
     assert from_days(ORG, EventFilter(search=term)) == truth(term)
     assert from_days(ORG, EventFilter(search=term, since=since)) == truth(term, int(since.timestamp() * 1000))
+
+
+def test_a_pair_or_workspace_without_an_id_held_is_checked_on_its_row(add_events, monkeypatch):
+    """A view of pairs or workspaces keeps the matches of its ids without reading their rows; an event whose pair
+    has no id (its row deleted by hand) or whose workspace's id is too large to be held is read on its row."""
+    raw_sql('INSERT INTO workspace (id, name, created_at) VALUES (70000, ?, 0)', ('far',))
+    add_events(*many(60), *[dict(raw, workspace='far') for raw in many(20, prefix='nb-far-')])
+    raw_sql("DELETE FROM facet_marker WHERE scope = 'Billing' AND category = 'Payment'")
+    event_days.clear()
+    far = Viewer.of_workspaces('far', {'far', 'alpha'})
+    for viewer, flt in [(far, EventFilter(search='nb-')), (ORG, EventFilter(search='nb-', workspace='far')),
+                        (ORG, EventFilter(search='nb-', scope='Billing')), (far, EventFilter(search='fai', scope='Billing')),
+                        (ORG, EventFilter(search='nb-', category='Payment'))]:
+        assert from_days(viewer, flt) == from_rows(monkeypatch, viewer, flt), (viewer, flt)
+    counts._kept.clear()
+    assert count_events(ORG, EventFilter(search='nb-', workspace='far')) == 20
 
 
 def test_a_text_beyond_ascii_is_checked_on_its_row(add_events):
