@@ -224,6 +224,8 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
     if way.name == SORT_TABLE:
         return ways.walk(query, plan.sort, plan.offset, plan.limit, plan.viewer, plan.flt, plan.after)
     index = ways.ORDER_INDEX[plan.sort.column] if way.name == ORDER_WALK else None
+    if way.name == VIEW_WALK and is_sqlite():
+        query, index = ways.in_time_order(query, plan.flt)
     return ways.in_order(query, plan.sort, plan.offset, plan.limit, way.by_index, plan.after, index)
 
 

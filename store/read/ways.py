@@ -40,6 +40,32 @@ _IN_ROW = {'e.seq': 0, 'e.ts': 2, 'e.actor': 3, 'e.scope': 4, 'e.category': 5, '
 ORDER_INDEX = {'timestamp': 'event_ts', 'user': 'event_actor_ts_facets', 'scope': 'event_scope_ts',
                'category': 'event_category_scope_ts', 'action': 'event_action_ts', 'status': 'event_status_ts'}
 
+# The index a walk of a view in time order follows (SQLite), by the view's equalities: left to itself, SQLite
+# may take an index of the view that does not give the time order and sort every event of the view. Measured
+# at 10M events, 'failed' in category Plan (3,767 matches; the category has one scope): event_category_scope_ts
+# by category alone, 53,376 events read and sorted, 229 ms; the whole time order walked (event_ts) 52 ms; the
+# category and its scope's events walked in time order 2 ms. The first that applies, columns and index:
+_TIME_ORDER_INDEX = ((('user',), 'event_actor_ts_facets'), (('scope', 'category'), 'event_category_scope_ts'),
+                     (('scope',), 'event_scope_ts'), (('workspace',), 'event_workspace_ts'),
+                     (('status',), 'event_status_ts'))
+
+
+def in_time_order(query: Query, flt: EventFilter) -> tuple[Query, str | None]:
+    """The view `query` (of the filter `flt`) and the index a walk of it in time order follows, None when none of
+    `_TIME_ORDER_INDEX` applies (SQLite chooses). A category of one scope (in the daily counts, which hold every
+    event's) is walked with that scope, by the index of both."""
+    scope = flt.scope
+    if flt.category and not scope:
+        scopes = database.execute_sql('SELECT DISTINCT scope FROM event_count WHERE category = ? LIMIT 2',
+                                      (flt.category,)).fetchall()
+        if len(scopes) == 1:
+            scope = scopes[0][0]
+            query = Query(f'{query.where} AND e.scope = ?', [*query.params, scope])
+    values = {'user': flt.user, 'scope': scope, 'category': flt.category, 'workspace': flt.workspace,
+              'status': flt.status}
+    return query, next((index for columns, index in _TIME_ORDER_INDEX if all(values[c] for c in columns)), None)
+
+
 Key = tuple[Any, ...]  # an event's values of its order's columns (`order_columns`): a position in a walk
 
 

@@ -74,7 +74,8 @@ def test_counts_from_the_days_equal_counts_from_the_rows(add_events, monkeypatch
                         (ORG, EventFilter(search=term, category='Payment', status='SUCCESS')),
                         (ORG, EventFilter(search=term, scope='Service', category='Credit')),
                         (ADMIN, EventFilter(search=term, scope='Billing', status='FAILED')),
-                        (two, EventFilter(search=term, workspace='beta')), (ADMIN, EventFilter(search=term, workspace='beta')),
+                        (two, EventFilter(search=term, workspace='beta')),
+                        (ADMIN, EventFilter(search=term, workspace='beta')),
                         (Viewer.of_workspaces('nowhere', {'delta'}), EventFilter(search=term)),
                         (Viewer.of_workspaces('some', {'delta', 'gamma'}), EventFilter(search=term, status='FAILED')),
                         (ORG, EventFilter(search=term, workspace='delta')),
@@ -93,7 +94,8 @@ def test_a_pair_or_workspace_without_an_id_held_is_checked_on_its_row(add_events
     event_days.clear()
     far = Viewer.of_workspaces('far', {'far', 'alpha'})
     for viewer, flt in [(far, EventFilter(search='nb-')), (ORG, EventFilter(search='nb-', workspace='far')),
-                        (ORG, EventFilter(search='nb-', scope='Billing')), (far, EventFilter(search='fai', scope='Billing')),
+                        (ORG, EventFilter(search='nb-', scope='Billing')),
+                        (far, EventFilter(search='fai', scope='Billing')),
                         (ORG, EventFilter(search='nb-', category='Payment'))]:
         assert from_days(viewer, flt) == from_rows(monkeypatch, viewer, flt), (viewer, flt)
     counts._kept.clear()

@@ -122,6 +122,44 @@ def test_pages_in_another_columns_order_equal_the_plain_slice_whichever_way_answ
     assert raced  # the planner did choose between the ways
 
 
+TIME_WALKED = [EventFilter(search='credit', category='Credit'), EventFilter(search='nb-', category='Member'),
+               EventFilter(search='nb-', scope='Service'), EventFilter(search='nb-', scope='Workspace', status='FAILED'),
+               EventFilter(search='started', scope='Service', category='AI Notebook', workspace='alpha'),
+               EventFilter(search='nb-', user='cy@acme.io'), EventFilter(search='add', workspace='beta'),
+               EventFilter(search='nb-', status='SUCCESS', since=utc(2026, 3, 1, 0, 10)),
+               EventFilter(search='nb-', category='Nowhere')]
+
+
+def test_pages_in_time_order_walked_through_the_views_own_index_equal_the_plain_slice(add_events, monkeypatch):
+    """A keyword's page in time order read by walking the view (the race's first way, made to answer) through
+    the index of its equalities, a category of one scope with that scope's, is the slice of the whole order; a
+    category found in two scopes (Member, of Organization and of Workspace) keeps the events of both."""
+    race = planner_module.first_done
+    walked = []
+
+    def first(here, elsewhere, seconds, head_start):
+        walked.append(seconds)
+        return race(here, lambda: here(), seconds, 0)
+
+    monkeypatch.setattr(planner_module, 'first_done', first)
+    monkeypatch.setattr(planner_module, 'SORT_SECONDS_PER_MATCH', 1.0)  # the walk is always worth trying
+    _store(add_events, 80)
+    add_events(*[event(id=f'{"wo"[i % 2]}{i}', scope=('Workspace', 'Organization')[i % 2], category='Member',
+                       target=f'nb-w{i}',
+                       description='Started notebook', status=('SUCCESS', 'FAILED')[i // 2 % 2],
+                       timestamp=utc(2026, 3, 1, 0, i).isoformat()) for i in range(12)])
+    for viewer in (ORG, ALPHA):
+        for flt in TIME_WALKED:
+            whole = [e['id'] for e in iter_events(viewer, flt)]
+            assert whole or flt.category == 'Nowhere' or viewer is ALPHA, flt
+            if flt.category == 'Member' and viewer is ORG:
+                assert {name[0] for name in whole} == {'w', 'o'}
+            for offset in range(0, len(whole) + 7, 7):
+                page = find_events(viewer, flt, offset=offset, limit=7)
+                assert [e['id'] for e in page.events] == whole[offset:offset + 7], (viewer.name, flt, offset)
+    assert walked
+
+
 @pytest.mark.parametrize(('text_from', 'most_users'), [(-1.0, 10_000), (1.0, 10_000), (-1.0, 1)],
                          ids=['rest from event_text', 'rest from the events', 'too many users to name them'])
 def test_keyword_totals_equal_the_plain_count_whichever_table_counts_the_rest(add_events, monkeypatch, text_from,
