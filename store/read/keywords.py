@@ -268,11 +268,11 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
     width, only their positions are read back.
 
     When `match` finds exactly the events holding the term and meeting `rest` (`exact`: a term of two or three
-    ASCII characters, whose query is its trigrams, and a `rest` the markers in it express), and the view is
-    the whole store, the index's positions are the matches: no row is read but those after `upto` and those
-    whose text has other characters (`_exact_positions`). Measured at 10M events, the count of 'io' (the
-    other user's 174,781 matches) 440-449 → 287 ms, of 'gpu' 365-370 → 78-84 (p50 of 10, two runs each,
-    alternated)."""
+    ASCII characters, whose query is its trigrams, and a `rest` the markers in it express), and the view is one
+    of pairs, workspaces and status (`within`), the index's positions in the whole store, kept to the view's
+    (`_exact_positions`), are the matches: no row is read but those after `upto` and those whose text has
+    other characters. Measured at 10M events, the count of 'io' (the other user's 174,781 matches) 440-449 →
+    287 ms, of 'gpu' 365-370 → 78-84 (p50 of 10, two runs each, alternated)."""
     query = select_events(viewer, flt, narrow_search=False, span=span)
     kept = within(viewer, flt) if exact and days is not None and width == DAY else None
     if kept is not None and days is not None:
@@ -299,9 +299,17 @@ def _whole_store(viewer: Viewer, flt: EventFilter) -> bool:
 def _exact_positions(match_sql: str, match_params: list, check: Clause, span: Span | None, upto: int | None,
                      days: Days, kept: Within) -> np.ndarray:
     """The positions (in `span`) of the events the exact index query `match_sql` finds, up to `upto` (or the
-    indexed position); the events after it, and those whose text has a character beyond ASCII (the index folds
-    ASCII letters only, as the search's lower-casing may not), are tested by `check`, a condition on `event e`
-    that holds the term. One statement: both parts see the index as of the same moment."""
+    indexed position), that the view `kept` holds; the events after it, and those whose text has a character
+    beyond ASCII (the index folds ASCII letters only, as the search's lower-casing may not) or whose pair or
+    workspace the entries do not hold, are tested by `check`, a condition on `event e` that holds the view and
+    the term. One statement: both parts see the index as of the same moment.
+
+    The whole store's positions are kept to the view's by the entries in memory (store/derived/event_days.py
+    `sieve`), not by reading rows: measured at 10M events, first page + total, p50 / p95 of 10, two runs each
+    alternated, 'failed' as a Workspace Admin 291 / 305 and 287 / 297 → 118 / 121 and 127 / 136 ms, 'gpu' in
+    scope Service 372 / 394 and 372 / 407 → 86 / 95 and 91 / 95; p50 of 5, 'failed' in scope Billing 339-348 →
+    103-117, 'nb-' FAILED 849-880 → 230-281. The rows after the position are read by their positions alone (NOT
+    INDEXED): by the view's index SQLite read every event of the scope (1,254 ms for 'gpu' in Service)."""
     indexed, indexed_params, tail, tail_params = search_file.split_candidates(match_sql, match_params, span, upto)
     listed = database.execute_sql(
         f'SELECT (SELECT group_concat(seq) FROM ({indexed})), (SELECT group_concat(e.seq) FROM event e NOT INDEXED '
@@ -323,8 +331,8 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: D
     folds ASCII as the search text is lower-cased, and its positions place the term's trigrams side by side, so
     it finds exactly the events holding the term (those whose text has other characters are checked on their
     rows). The events after `upto` (the position the names were read with) are tested on their rows: the term
-    is in no name up to there. With a filter, SQLite plans the read: a facet's index may find fewer rows than
-    the term's candidates ('nb-' + FAILED at 1M: 47 ms, against 85 read from the candidates)."""
+    is in no name up to there. A view of pairs, workspaces and status keeps those of the whole store's that it
+    holds (`_exact_positions`); with other conditions (a user, a time range), SQLite plans the read."""
     term = normalize_search(flt.search)
     whole_store = _whole_store(viewer, flt)
     kept = within(viewer, flt) if term.isascii() else None
