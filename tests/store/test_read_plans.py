@@ -123,7 +123,8 @@ def test_pages_in_another_columns_order_equal_the_plain_slice_whichever_way_answ
 
 
 TIME_WALKED = [EventFilter(search='credit', category='Credit'), EventFilter(search='nb-', category='Member'),
-               EventFilter(search='nb-', scope='Service'), EventFilter(search='nb-', scope='Workspace', status='FAILED'),
+               EventFilter(search='nb-', scope='Service'),
+               EventFilter(search='nb-', scope='Workspace', status='FAILED'),
                EventFilter(search='started', scope='Service', category='AI Notebook', workspace='alpha'),
                EventFilter(search='nb-', user='cy@acme.io'), EventFilter(search='add', workspace='beta'),
                EventFilter(search='nb-', status='SUCCESS', since=utc(2026, 3, 1, 0, 10)),
