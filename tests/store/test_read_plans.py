@@ -131,6 +131,7 @@ TIME_WALKED = [EventFilter(search='credit', category='Credit'), EventFilter(sear
                EventFilter(search='nb-', category='Nowhere')]
 
 
+@pytest.mark.sqlite_only("the walk in time order is SQLite's plan; PostgreSQL's planner chooses its index")
 def test_pages_in_time_order_walked_through_the_views_own_index_equal_the_plain_slice(add_events, monkeypatch):
     """A keyword's page in time order read by walking the view (the race's first way, made to answer) through
     the index of its equalities, a category of one scope with that scope's, is the slice of the whole order; a
