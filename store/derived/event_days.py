@@ -1,4 +1,4 @@
-"""Each event's UTC day and status by position (seq), held in this process's memory: 4 bytes an event.
+"""Each event's day, status, pair and workspace by position (seq), held in this process's memory: 8 bytes an event.
 
 A keyword's count is split by day and status for the table's total and the timeline (store/read/counts.py).
 From the rows, that split cost a row read and a sort per match; with these entries, the matches' positions
