@@ -223,9 +223,10 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
             query = Query(f'{query.where} AND {narrowed[0]}', [*query.params, *narrowed[1]])
     if way.name == SORT_TABLE:
         return ways.walk(query, plan.sort, plan.offset, plan.limit, plan.viewer, plan.flt, plan.after)
-    index = ways.ORDER_INDEX[plan.sort.column] if way.name == ORDER_WALK else None
     if way.name == VIEW_WALK and is_sqlite():
-        query, index = ways.in_time_order(query, plan.flt)
+        return ways.merged_in_order(ways.in_time_order(query, plan.flt), plan.sort, plan.offset, plan.limit,
+                                    plan.after)
+    index = ways.ORDER_INDEX[plan.sort.column] if way.name == ORDER_WALK else None
     return ways.in_order(query, plan.sort, plan.offset, plan.limit, way.by_index, plan.after, index)
 
 

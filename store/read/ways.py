@@ -4,6 +4,8 @@ store/read/planner.py chooses among them."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,20 +52,35 @@ _TIME_ORDER_INDEX = ((('user',), 'event_actor_ts_facets'), (('scope', 'category'
                      (('status',), 'event_status_ts'))
 
 
-def in_time_order(query: Query, flt: EventFilter) -> tuple[Query, str | None]:
-    """The view `query` (of the filter `flt`) and the index a walk of it in time order follows, None when none of
-    `_TIME_ORDER_INDEX` applies (SQLite chooses). A category of one scope (in the daily counts, which hold every
-    event's) is walked with that scope, by the index of both."""
-    scope = flt.scope
-    if flt.category and not scope:
-        scopes = database.execute_sql('SELECT DISTINCT scope FROM event_count WHERE category = ? LIMIT 2',
-                                      (flt.category,)).fetchall()
-        if len(scopes) == 1:
-            scope = scopes[0][0]
-            query = Query(f'{query.where} AND e.scope = ?', [*query.params, scope])
-    values = {'user': flt.user, 'scope': scope, 'category': flt.category, 'workspace': flt.workspace,
+def in_time_order(query: Query, flt: EventFilter) -> list[tuple[Query, str | None]]:
+    """The walks in time order that together read the view `query` (of the filter `flt`): each a query and the
+    index it follows, None when none of `_TIME_ORDER_INDEX` applies (SQLite chooses). A category without a
+    scope is walked once per scope it has (in the daily counts, which hold every event's), by the index of
+    both, and the walks are merged (`merged_in_order`): one index cannot give a category of several scopes in
+    time order, and SQLite sorted all its events. Measured at 10M events, a first page in time order with its
+    total: 'failed' in category Member (of Organization and Workspace; 1,105,735 events) 972 ms, 'alice' in it
+    917 ms."""
+    if flt.category and not flt.scope and not flt.user:
+        scopes = [scope for (scope,) in database.execute_sql('SELECT DISTINCT scope FROM event_count WHERE '
+                                                             'category = ?', (flt.category,))]
+        if scopes:
+            return [(Query(f'{query.where} AND e.scope = ?', [*query.params, scope]), 'event_category_scope_ts')
+                    for scope in scopes]
+    values = {'user': flt.user, 'scope': flt.scope, 'category': flt.category, 'workspace': flt.workspace,
               'status': flt.status}
-    return query, next((index for columns, index in _TIME_ORDER_INDEX if all(values[c] for c in columns)), None)
+    return [(query, next((index for columns, index in _TIME_ORDER_INDEX if all(values[c] for c in columns)), None))]
+
+
+def merged_in_order(walks: list[tuple[Query, str | None]], sort: Sort, offset: int, limit: int,
+                    after: Key | None = None) -> list[tuple]:
+    """The page at `offset` of the events the `walks` read (each a query and its index, `in_order`), merged in
+    `sort`'s order: each walk reads at most offset + limit events."""
+    if len(walks) == 1:
+        query, index = walks[0]
+        return in_order(query, sort, offset, limit, True, after, index)
+    pages = [in_order(query, sort, 0, offset + limit, True, after, index) for query, index in walks]
+    rows = heapq.merge(*pages, key=lambda row: key_of(sort, row), reverse=sort.descending)
+    return list(itertools.islice(rows, offset, offset + limit))
 
 
 Key = tuple[Any, ...]  # an event's values of its order's columns (`order_columns`): a position in a walk

@@ -135,7 +135,9 @@ TIME_WALKED = [EventFilter(search='credit', category='Credit'), EventFilter(sear
 def test_pages_in_time_order_walked_through_the_views_own_index_equal_the_plain_slice(add_events, monkeypatch):
     """A keyword's page in time order read by walking the view (the race's first way, made to answer) through
     the index of its equalities, a category of one scope with that scope's, is the slice of the whole order; a
-    category found in two scopes (Member, of Organization and of Workspace) keeps the events of both."""
+    category found in two scopes (Member, of Organization and of Workspace) is walked once per scope, and the
+    walks merged keep the events of both in order, at every offset of the first half (the second is read from
+    the other end)."""
     race = planner_module.first_done
     walked = []
 
@@ -149,7 +151,7 @@ def test_pages_in_time_order_walked_through_the_views_own_index_equal_the_plain_
     add_events(*[event(id=f'{"wo"[i % 2]}{i}', scope=('Workspace', 'Organization')[i % 2], category='Member',
                        target=f'nb-w{i}',
                        description='Started notebook', status=('SUCCESS', 'FAILED')[i // 2 % 2],
-                       timestamp=utc(2026, 3, 1, 0, i).isoformat()) for i in range(12)])
+                       timestamp=utc(2026, 3, 1, 0, i).isoformat()) for i in range(40)])
     for viewer in (ORG, ALPHA):
         for flt in TIME_WALKED:
             whole = [e['id'] for e in iter_events(viewer, flt)]
