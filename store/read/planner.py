@@ -223,11 +223,22 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
             query = Query(f'{query.where} AND {narrowed[0]}', [*query.params, *narrowed[1]])
     if way.name == SORT_TABLE:
         return ways.walk(query, plan.sort, plan.offset, plan.limit, plan.viewer, plan.flt, plan.after)
-    if way.name == VIEW_WALK and is_sqlite():
-        return ways.merged_in_order(ways.in_time_order(query, plan.flt), plan.sort, plan.offset, plan.limit,
-                                    plan.after)
+    if is_sqlite() and (way.name == VIEW_WALK or _walked_in_time_order(plan, way)):
+        walks = ways.in_time_order(query, plan.viewer, plan.flt)
+        return ways.merged_in_order(walks, plan.sort, plan.offset, plan.limit, plan.after)
     index = ways.ORDER_INDEX[plan.sort.column] if way.name == ORDER_WALK else None
     return ways.in_order(query, plan.sort, plan.offset, plan.limit, way.by_index, plan.after, index)
+
+
+def _walked_in_time_order(plan: Plan, way: Way) -> bool:
+    """Whether a page in time order that SQLite would plan (no keyword the search index narrows) follows the
+    index of the view's equalities instead (store/read/ways.py `in_time_order`). Left to itself, SQLite took
+    the category's index for a category without its scope and sorted all its events: measured at 10M events,
+    the first page of category AI Inference (1,465,546 events) 290 ms, at offset 1,000 688; category Member
+    seen by a Workspace Admin 2,285."""
+    term = normalize_search(plan.flt.search)
+    return (way.name == INDEX_ORDER and plan.sort.column == 'timestamp'
+            and not (way.narrow_search and is_indexed(term)))
 
 
 def _choose(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int, matches: int,

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from store.derived import sort_index
 from store.engine.db import database, is_sqlite
 from store.engine.dialect import unindexed
-from store.read.query import EventFilter, Query, Viewer, add_time_range
+from store.engine.timefmt import to_millis
+from store.ledger.buckets import DAY
+from store.read.query import EventFilter, Query, Viewer, add_time_range, rollup_where
 
 SORTABLE = {
     'timestamp': 'e.ts', 'user': 'e.actor', 'scope': 'e.scope', 'category': 'e.category', 'action': 'e.action',
@@ -52,17 +54,17 @@ _TIME_ORDER_INDEX = ((('user',), 'event_actor_ts_facets'), (('scope', 'category'
                      (('status',), 'event_status_ts'))
 
 
-def in_time_order(query: Query, flt: EventFilter) -> list[tuple[Query, str | None]]:
-    """The walks in time order that together read the view `query` (of the filter `flt`): each a query and the
-    index it follows, None when none of `_TIME_ORDER_INDEX` applies (SQLite chooses). A category without a
-    scope is walked once per scope it has (in the daily counts, which hold every event's), by the index of
-    both, and the walks are merged (`merged_in_order`): one index cannot give a category of several scopes in
-    time order, and SQLite sorted all its events. Measured at 10M events, a first page in time order with its
-    total: 'failed' in category Member (of Organization and Workspace; 1,105,735 events) 972 ms, 'alice' in it
-    917 ms."""
+def in_time_order(query: Query, viewer: Viewer, flt: EventFilter) -> list[tuple[Query, str | None]]:
+    """The walks in time order that together read the view `query` (the viewer's, of the filter `flt`): each a
+    query and the index it follows, None when none of `_TIME_ORDER_INDEX` applies (SQLite chooses).
+
+    A category without a scope is walked once per scope that has events of it in the view (by the daily
+    counts, which hold every event's), by the index of both, the scope with the most first, and the walks are
+    merged (`merged_in_order`): one index cannot give a category of several scopes in time order, and SQLite
+    sorted all its events. Measured at 10M events, first page and total: 'failed' in category Member (of
+    Organization and Workspace; 1,105,735 events) 972 ms, 'alice' in it 917."""
     if flt.category and not flt.scope and not flt.user:
-        scopes = [scope for (scope,) in database.execute_sql('SELECT DISTINCT scope FROM event_count WHERE '
-                                                             'category = ?', (flt.category,))]
+        scopes = _scopes_in_view(viewer, flt)
         if scopes:
             return [(Query(f'{query.where} AND e.scope = ?', [*query.params, scope]), 'event_category_scope_ts')
                     for scope in scopes]
@@ -71,16 +73,37 @@ def in_time_order(query: Query, flt: EventFilter) -> list[tuple[Query, str | Non
     return [(query, next((index for columns, index in _TIME_ORDER_INDEX if all(values[c] for c in columns)), None))]
 
 
+def _scopes_in_view(viewer: Viewer, flt: EventFilter) -> list[str]:
+    """The scopes of which the daily counts hold events of the view (`flt` without keyword or user, over the
+    whole days its range touches), the one with the most first."""
+    first = to_millis(flt.since) // DAY if flt.since else None
+    end = -(-to_millis(flt.until) // DAY) if flt.until else None
+    where = rollup_where(viewer, replace(flt, search='', user=None), first, end)
+    if where is None:
+        return []
+    return [scope for scope, _ in database.execute_sql(
+        f'SELECT c.scope, sum(c.n) FROM event_count c WHERE {where[0]} GROUP BY c.scope ORDER BY 2 DESC', where[1])]
+
+
 def merged_in_order(walks: list[tuple[Query, str | None]], sort: Sort, offset: int, limit: int,
                     after: Key | None = None) -> list[tuple]:
     """The page at `offset` of the events the `walks` read (each a query and its index, `in_order`), merged in
-    `sort`'s order: each walk reads at most offset + limit events."""
+    `sort`'s order. Each walk reads at most offset + limit events, and once that many are found, only those
+    up to the last of them in the order: a walk of few of the view's events (a Workspace Admin's in a scope
+    of other workspaces' events) then stops where the others' page ends instead of reading all its events."""
     if len(walks) == 1:
         query, index = walks[0]
         return in_order(query, sort, offset, limit, True, after, index)
-    pages = [in_order(query, sort, 0, offset + limit, True, after, index) for query, index in walks]
-    rows = heapq.merge(*pages, key=lambda row: key_of(sort, row), reverse=sort.descending)
-    return list(itertools.islice(rows, offset, offset + limit))
+    wanted = offset + limit
+    rows: list[tuple] = []
+    for query, index in walks:
+        if len(rows) >= wanted:
+            bound, params = up_to(sort, key_of(sort, rows[wanted - 1]))
+            query = Query(f'{query.where} AND {bound}', [*query.params, *params])
+        page = in_order(query, sort, 0, wanted, True, after, index)
+        merged = heapq.merge(rows, page, key=lambda row: key_of(sort, row), reverse=sort.descending)
+        rows = list(itertools.islice(merged, wanted))
+    return rows[offset:]
 
 
 Key = tuple[Any, ...]  # an event's values of its order's columns (`order_columns`): a position in a walk
@@ -107,6 +130,12 @@ def order(sort: Sort, by_index: bool = True) -> str:
 def key_of(sort: Sort, row: tuple) -> Key:
     """The position of the event `row` (in COLUMNS) in `sort`'s order."""
     return tuple(row[_IN_ROW[name]] for name in order_columns(sort))
+
+
+def up_to(sort: Sort, key: Key) -> tuple[str, list[Any]]:
+    """A condition on the events (`e`) holding for the event at `key` in `sort`'s order and those before it."""
+    names = ', '.join(order_columns(sort))
+    return f'({names}) {">=" if sort.descending else "<="} ({",".join("?" * len(key))})', list(key)
 
 
 def beyond(sort: Sort, key: Key, table: str = 'e') -> tuple[str, list[Any]]:

@@ -128,16 +128,17 @@ TIME_WALKED = [EventFilter(search='credit', category='Credit'), EventFilter(sear
                EventFilter(search='started', scope='Service', category='AI Notebook', workspace='alpha'),
                EventFilter(search='nb-', user='cy@acme.io'), EventFilter(search='add', workspace='beta'),
                EventFilter(search='nb-', status='SUCCESS', since=utc(2026, 3, 1, 0, 10)),
-               EventFilter(search='nb-', category='Nowhere')]
+               EventFilter(search='nb-', category='Nowhere'), EventFilter(category='Member'),
+               EventFilter(category='Member', status='FAILED', since=utc(2026, 3, 1, 0, 10))]
 
 
 @pytest.mark.sqlite_only("the walk in time order is SQLite's plan; PostgreSQL's planner chooses its index")
 def test_pages_in_time_order_walked_through_the_views_own_index_equal_the_plain_slice(add_events, monkeypatch):
     """A keyword's page in time order read by walking the view (the race's first way, made to answer) through
     the index of its equalities, a category of one scope with that scope's, is the slice of the whole order; a
-    category found in two scopes (Member, of Organization and of Workspace) is walked once per scope, and the
-    walks merged keep the events of both in order, at every offset of the first half (the second is read from
-    the other end)."""
+    category found in two scopes (Member, of Organization and of Workspace) is walked once per scope, with or
+    without a keyword, and the walks merged keep the events of both in order, at every offset of the first half
+    (the second is read from the other end), a Workspace Admin's too (some of the scopes' events are theirs)."""
     race = planner_module.first_done
     walked = []
 
@@ -149,7 +150,7 @@ def test_pages_in_time_order_walked_through_the_views_own_index_equal_the_plain_
     monkeypatch.setattr(planner_module, 'SORT_SECONDS_PER_MATCH', 1.0)  # the walk is always worth trying
     _store(add_events, 80)
     add_events(*[event(id=f'{"wo"[i % 2]}{i}', scope=('Workspace', 'Organization')[i % 2], category='Member',
-                       target=f'nb-w{i}',
+                       target=f'nb-w{i}', workspace=('alpha', None, 'beta', 'alpha')[i % 4],
                        description='Started notebook', status=('SUCCESS', 'FAILED')[i // 2 % 2],
                        timestamp=utc(2026, 3, 1, 0, i).isoformat()) for i in range(40)])
     for viewer in (ORG, ALPHA):
