@@ -167,7 +167,7 @@ class _KeptCounts:
                     counts = merge(dict(counts), row_counts(viewer, flt, width, after=known[0]))
             else:
                 low = min(_before_range(flt, head), head)
-                indexed = is_indexed(normalize_search(flt.search)) and not flt.user
+                indexed = is_indexed(normalize_search(flt.search))
                 days = event_days.upto(head, head_hash) if alone and indexed and width == DAY and is_sqlite() else None
                 counts = _cold(viewer, flt, width, _spans(low, head) if alone else ([(low, head)] if low else None),
                                days)

@@ -171,7 +171,8 @@ def test_keyword_totals_equal_the_plain_count_whichever_table_counts_the_rest(ad
                                                                               most_users):
     """A keyword's total and timeline (events of the pairs and users whose names hold it counted apart, the
     rest read; on PostgreSQL from `event_text`, kept by a trigger, or from the events) equal the plain count of
-    its matches, for terms in names, in the other fields, across no field boundary, of 1 to 3+ characters."""
+    its matches, for terms in names, in the other fields, across no field boundary, of 1 to 3+ characters, with
+    a user filter too (a user whose name holds the term, or not: the index's candidates with their marker)."""
     from store.read import counts, keywords
     from store.read.insight import timeline
 
@@ -191,10 +192,12 @@ def test_keyword_totals_equal_the_plain_count_whichever_table_counts_the_rest(ad
 
     spread('a', 90)
     views = [ORG, ALPHA]
-    terms = ('gpu', 'credit', 'ann', 'nb-1', '50%_', 'a\\s', 'r\nadd', 'y a', 'g', 'ce', 'acme', 'quota')
+    terms = ('gpu', 'credit', 'ann', 'nb-1', '50%_', 'a\\s', 'r\nadd', 'y a', 'g', 'c', 'ce', 'nb-', 'acme',
+             'quota')
     since = base + timedelta(days=6)
     flts = [EventFilter(search=term, **more) for term in terms
-            for more in ({}, {'scope': 'Service'}, {'status': 'FAILED'}, {'since': since})]
+            for more in ({}, {'scope': 'Service'}, {'status': 'FAILED'}, {'since': since}, {'user': 'ann@acme.io'},
+                         {'user': 'gpu-bot@acme.io', 'scope': 'Service', 'status': 'FAILED'})]
 
     def check() -> None:
         for viewer in views:
