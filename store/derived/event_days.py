@@ -14,7 +14,7 @@ are read in a background thread and the caller counts from the rows meanwhile. S
 Beside each entry are the event's (scope, category) pair, by its id in `facet_marker`
 (store/derived/search_index.py), and its workspace's id, 2 bytes each: a view whose conditions are only those
 and the status (a Workspace Admin's, a scope chip) keeps the matches it holds from the whole store's without
-reading their rows (`sieve`; figures at store/read/keywords.py `_exact_positions`). At 10M events they make
+reading their rows (`sieve`; figures at store/read/keywords.py `_positions_in_view`). At 10M events they make
 the entries 80 MB instead of 40, and reading them when the server starts 10 s instead of 7.
 """
 

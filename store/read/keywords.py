@@ -308,16 +308,18 @@ def _candidate_counts(viewer: Viewer, flt: EventFilter, width: int, match: str, 
     ASCII characters, whose query is its trigrams, and a `rest` the markers in it express), and the view is one
     of pairs, workspaces and status (`within`; and a user, when `match` holds their marker: `user_in_match`),
     the index's positions in the whole store, kept to the view's
-    (`_exact_positions`), are the matches: no row is read but those after `upto` and those whose text has
+    (`_positions_in_view`), are the matches: no row is read but those after `upto` and those whose text has
     other characters. Measured at 10M events, the count of 'io' (the other user's 174,781 matches) 440-449 →
-    287 ms, of 'gpu' 365-370 → 78-84 (p50 of 10, two runs each, alternated)."""
+    287 ms, of 'gpu' 365-370 → 78-84 (p50 of 10, two runs each, alternated). Other terms' candidates in such a
+    view are kept to the view's the same way before their rows are read and checked: 'notebook' in category
+    Credit read the rows of all its 99,880 candidates outside AI Notebook."""
     query = select_events(viewer, flt, narrow_search=False, span=span)
     # a user filter's marker in `match` keeps the user's events: the view's other conditions are left
     view = replace(flt, user=None) if user_in_match else flt
-    kept = within(viewer, view) if exact and days is not None and width == DAY else None
-    if kept is not None and days is not None:
+    kept = within(viewer, view) if days is not None and width == DAY else None
+    if kept is not None and days is not None and (exact or kept != Within()):
         check = (f'{query.where} AND {rest[0]}', [*query.params, *rest[1]])
-        return event_days.split(days, _exact_positions('?', [match], check, span, upto, days, kept))
+        return event_days.split(days, _positions_in_view('?', [match], check, span, upto, days, kept, exact))
     match_sql, match_params = index_query('?', [match], viewer, flt)
     found, found_params = search_file.candidates(match_sql, match_params, span, upto)
     # the candidates drive the join: scope, time and other indexes would not
@@ -336,13 +338,14 @@ def _whole_store(viewer: Viewer, flt: EventFilter) -> bool:
     return select_events(viewer, replace(flt, search='')).where == WHOLE_STORE
 
 
-def _exact_positions(match_sql: str, match_params: list, check: Clause, span: Span | None, upto: int | None,
-                     days: Days, kept: Within) -> np.ndarray:
+def _positions_in_view(match_sql: str, match_params: list, check: Clause, span: Span | None, upto: int | None,
+                       days: Days, kept: Within, exact: bool = True) -> np.ndarray:
     """The positions (in `span`) of the events the exact index query `match_sql` finds, up to `upto` (or the
     indexed position), that the view `kept` holds; the events after it, and those whose text has a character
     beyond ASCII (the index folds ASCII letters only, as the search's lower-casing may not) or whose pair or
     workspace the entries do not hold, are tested by `check`, a condition on `event e` that holds the view and
-    the term. One statement: both parts see the index as of the same moment.
+    the term. One statement: both parts see the index as of the same moment. A query that is not `exact` finds
+    candidates: those the view holds are all tested.
 
     The whole store's positions are kept to the view's by the entries in memory (store/derived/event_days.py
     `sieve`), not by reading rows: measured at 10M events, first page + total, p50 / p95 of 10, two runs each
@@ -356,6 +359,8 @@ def _exact_positions(match_sql: str, match_params: list, check: Clause, span: Sp
         f'WHERE {tail} AND {check[0]})', [*indexed_params, *tail_params, *check[1]]).fetchone()
     found, later = event_days.positions(listed[0]), event_days.positions(listed[1])
     inside, unsure = event_days.sieve(days, found, kept)
+    if not exact:
+        unsure |= inside
     if not unsure.any():
         return np.concatenate([found[inside], later])
     checked = positions(f'SELECT group_concat(e.seq) FROM event e NOT INDEXED WHERE e.seq IN '
@@ -372,14 +377,14 @@ def _matches_by_day(viewer: Viewer, flt: EventFilter, span: Span | None, days: D
     it finds exactly the events holding the term (those whose text has other characters are checked on their
     rows). The events after `upto` (the position the names were read with) are tested on their rows: the term
     is in no name up to there. A view of pairs, workspaces and status keeps those of the whole store's that it
-    holds (`_exact_positions`); with other conditions (a user, a time range), SQLite plans the read."""
+    holds (`_positions_in_view`); with other conditions (a user, a time range), SQLite plans the read."""
     term = normalize_search(flt.search)
     whole_store = _whole_store(viewer, flt)
     kept = within(viewer, flt) if term.isascii() else None
     if kept is not None:
         query = select_events(viewer, flt, narrow_search=False)
-        return event_days.split(days, _exact_positions('?', [exact_query(term)], (query.where, query.params), span,
-                                                       upto, days, kept))
+        return event_days.split(days, _positions_in_view('?', [exact_query(term)], (query.where, query.params),
+                                                         span, upto, days, kept))
     if whole_store:  # nothing else narrows the view: the candidates drive the read ('failed' at 1M, 47 → 43 ms)
         return _candidate_counts(viewer, flt, DAY, term_query(term), ('1 = 1', []), span, days, upto)
     query = select_events(viewer, flt, span=span)

@@ -193,7 +193,7 @@ def test_keyword_totals_equal_the_plain_count_whichever_table_counts_the_rest(ad
     spread('a', 90)
     views = [ORG, ALPHA]
     terms = ('gpu', 'credit', 'ann', 'nb-1', '50%_', 'a\\s', 'r\nadd', 'y a', 'g', 'c', 'ce', 'nb-', 'acme',
-             'quota')
+             'quota', 'attach credit')  # the last: its first and last trigrams in events that do not hold it
     since = base + timedelta(days=6)
     flts = [EventFilter(search=term, **more) for term in terms
             for more in ({}, {'scope': 'Service'}, {'status': 'FAILED'}, {'since': since}, {'user': 'ann@acme.io'},
