@@ -16,7 +16,6 @@ from store.derived.event_days import Days, Within
 from store.derived.search_index import ACTOR, PAIR
 from store.engine.db import database, is_sqlite
 from store.engine.dialect import substring_clause, substring_param
-from store.engine.timefmt import to_millis
 from store.ledger.buckets import DAY
 from store.read.query import (
     MIN_INDEXED_TERM,
@@ -24,11 +23,11 @@ from store.read.query import (
     EventFilter,
     Span,
     Viewer,
+    days_touched_where,
     exact_query,
     index_query,
     is_indexed,
     normalize_search,
-    rollup_where,
     select_events,
     term_query,
     within,
@@ -103,14 +102,12 @@ def _users_own_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[
     if names.too_many or not user:
         return row_counts(viewer, flt, width)
     pairs = names.named.get(PAIR, [])
-    counts: Counts = {}
-    if pairs:
-        counts = day_counts(viewer, plain, Among(pairs=pairs)) if width == DAY else row_counts(
-            viewer, plain, width, extra=one_of(PAIR, pairs, 'e'))
+    counts, rest = _named_counts(viewer, flt, width, pairs, [], [])
+    if rest is None:  # never here: with no user named, the rest is the events outside the pairs
+        return counts
     match = search_index.candidates_query(term, {PAIR: pairs} if pairs else {},
                                           term_query(term) if len(term) < MIN_INDEXED_TERM else None, user)
     exact = term.isascii() and len(term) <= MIN_INDEXED_TERM
-    rest = none_of(PAIR, pairs, 'e')
     return merge(counts, in_parts(lambda span: _candidate_counts(viewer, flt, width, match, rest, span, days,
                                                                  names.upto, exact, user_in_match=True), spans))
 
@@ -219,9 +216,7 @@ TEXT_TABLE_FROM = 0.25
 def _share(viewer: Viewer, flt: EventFilter) -> float:
     """About the share of the events the view (visibility and filter, without keyword or user) holds: the daily
     counts of every day its range touches."""
-    first = to_millis(flt.since) // DAY if flt.since else None
-    end = -(-to_millis(flt.until) // DAY) if flt.until else None
-    where = rollup_where(viewer, flt, first, end)
+    where = days_touched_where(viewer, flt)
     if where is None:
         return 0.0
     view, whole = database.execute_sql(f'SELECT coalesce(sum(CASE WHEN {where[0]} THEN c.n ELSE 0 END), 0), '

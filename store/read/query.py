@@ -15,6 +15,7 @@ from store.derived import event_days, search_file, search_index
 from store.engine.db import database, is_sqlite
 from store.engine.dialect import substring_clause, substring_param
 from store.engine.timefmt import to_millis
+from store.ledger.buckets import DAY
 
 MIN_INDEXED_TERM = 3  # a term of this many characters or more is found by all of its trigrams
 
@@ -204,6 +205,13 @@ def trigram_query(term: str) -> str:
 
 def _marks(values: list[Any]) -> str:
     return ','.join('?' * len(values))
+
+
+def days_touched_where(viewer: Viewer, flt: EventFilter) -> tuple[str, list] | None:
+    """`rollup_where` over every whole UTC day the filter's range touches: a superset of the view's events."""
+    first = to_millis(flt.since) // DAY if flt.since else None
+    end = -(-to_millis(flt.until) // DAY) if flt.until else None
+    return rollup_where(viewer, flt, first, end)
 
 
 def rollup_where(viewer: Viewer, flt: EventFilter, first: int | None, end: int | None,

@@ -12,9 +12,7 @@ from typing import Any
 from store.derived import sort_index
 from store.engine.db import database, is_sqlite
 from store.engine.dialect import unindexed
-from store.engine.timefmt import to_millis
-from store.ledger.buckets import DAY
-from store.read.query import EventFilter, Query, Viewer, add_time_range, rollup_where
+from store.read.query import EventFilter, Query, Viewer, add_time_range, days_touched_where
 
 SORTABLE = {
     'timestamp': 'e.ts', 'user': 'e.actor', 'scope': 'e.scope', 'category': 'e.category', 'action': 'e.action',
@@ -76,9 +74,7 @@ def in_time_order(query: Query, viewer: Viewer, flt: EventFilter) -> list[tuple[
 def _scopes_in_view(viewer: Viewer, flt: EventFilter) -> list[str]:
     """The scopes of which the daily counts hold events of the view (`flt` without keyword or user, over the
     whole days its range touches), the one with the most first."""
-    first = to_millis(flt.since) // DAY if flt.since else None
-    end = -(-to_millis(flt.until) // DAY) if flt.until else None
-    where = rollup_where(viewer, replace(flt, search='', user=None), first, end)
+    where = days_touched_where(viewer, replace(flt, search='', user=None))
     if where is None:
         return []
     return [scope for scope, _ in database.execute_sql(
