@@ -61,8 +61,10 @@ CREATE = [
 ]
 # Per connection (temp): the index's trigrams, read for a term of two characters (`starting_with`).
 TERMS = 'event_search_terms'
-_TABLES = (f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name IN "
-           "('search_progress', 'event_search', 'sort_target', 'sort_description', 'sort_progress')")
+_NAMES = ('search_progress', 'event_search', 'sort_target', 'sort_description', 'sort_progress',
+          *sort_index.PAIR_INDEXES.values())
+# A file without one of them gets it (the sort tables' indexes by pair, since 2026-12-08, are built from the tables).
+_TABLES = f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name IN ({', '.join(repr(n) for n in _NAMES)})"
 # An index of another definition (before 2026-12-07: without positions, detail=none; before 2026-12-08: the whole
 # search text, names included, as `search_text`) is filled again from the first event.
 _OTHER_INDEX = (f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name = 'event_search' "
@@ -82,8 +84,9 @@ def attach(conn: Any, database_path: str, map_bytes: int) -> None:
     for name, value in (('journal_mode', 'wal'), ('synchronous', 'normal'), ('cache_size', -16384),
                         ('mmap_size', map_bytes), ('journal_size_limit', WAL_SIZE_LIMIT)):
         conn.execute(f'PRAGMA {SCHEMA}.{name} = {value}')
-    if conn.execute(_TABLES).fetchone()[0] < 5:
-        _in_transaction(conn, lambda: conn.execute(_TABLES).fetchone()[0] < 5, [*CREATE, *sort_index.CREATE])
+    if conn.execute(_TABLES).fetchone()[0] < len(_NAMES):
+        _in_transaction(conn, lambda: conn.execute(_TABLES).fetchone()[0] < len(_NAMES),
+                        [*CREATE, *sort_index.CREATE])
     if conn.execute(_OTHER_INDEX).fetchone()[0]:
         log.warning('the search index %s is of an older kind: filling it again', path_for(database_path))
         _in_transaction(conn, lambda: conn.execute(_OTHER_INDEX).fetchone()[0] > 0,

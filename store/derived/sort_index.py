@@ -52,8 +52,14 @@ def _create(column: str, table: str) -> str:
     ) WITHOUT ROWID"""
 
 
+# Each table again in the order of its entries' pairs first, the facets carried too: a view of a few pairs reads
+# each pair's entries in the column's order (store/read/ways.py `walk`) instead of passing the other pairs'.
+# Measured at 1M events, Billing / Credit by description 70 ms, Service / AI Notebook by target 35.
+PAIR_INDEXES = {column: f'{table.removeprefix("search.")}_pair' for column, table in TABLES.items()}
 CREATE = [
     *(_create(column, f'IF NOT EXISTS {table}') for column, table in TABLES.items()),
+    *(f'CREATE INDEX IF NOT EXISTS search.{PAIR_INDEXES[column]} ON {table.removeprefix("search.")} '
+      f'(pair, {column}, ts, seq, failed, workspace_id)' for column, table in TABLES.items()),
     # One row per fill: the position it filled up to and that event's hash (the last few).
     'CREATE TABLE IF NOT EXISTS search.sort_progress (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL)',
 ]

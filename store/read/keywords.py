@@ -21,6 +21,7 @@ from store.read.query import (
     MIN_INDEXED_TERM,
     WHOLE_STORE,
     EventFilter,
+    Query,
     Span,
     Viewer,
     days_touched_where,
@@ -82,6 +83,37 @@ def searched_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Sp
     exact = term.isascii() and len(term) <= MIN_INDEXED_TERM  # the query is the term's trigrams
     return merge(counts, in_parts(lambda span: _candidate_counts(viewer, flt, width, match, rest, span, days,
                                                                  names.upto, exact), spans))
+
+
+class NamedSplit(NamedTuple):
+    """A keyword's matches in a view as the events of the pairs whose names hold it (each a filter without the
+    keyword: a structured view) and the rest (a query of the view's other matches, each tested on its row)."""
+
+    pairs: list[EventFilter]
+    rest: Query
+
+
+def named_split(viewer: Viewer, flt: EventFilter) -> NamedSplit | None:
+    """The view's matches split by the (scope, category) pairs whose names hold its keyword (SQLite), or None
+    when no pair's name holds it, a user's name does (or there is a user filter), or the index cannot narrow
+    it. The rest are the index's candidates outside those pairs (`term NOT markers`), in the view."""
+    term = normalize_search(flt.search)
+    if not is_sqlite() or flt.user or not is_indexed(term):
+        return None
+    names = search_file.names(term)
+    named = names.named.get(PAIR, [])
+    if names.too_many or not named or ACTOR in names.named:
+        return None
+    pairs = [replace(flt, search='', scope=scope, category=category) for _, scope, category in named
+             if flt.scope in (None, '', scope) and flt.category in (None, '', category)]
+    match = search_index.candidates_query(term, {PAIR: named},
+                                          term_query(term) if len(term) < MIN_INDEXED_TERM else None)
+    match_sql, match_params = index_query('?', [match], viewer, flt)
+    found, found_params = search_file.candidates(match_sql, match_params, None, names.upto)
+    plain = select_events(viewer, flt, narrow_search=False)  # the term tested on each candidate's row
+    outside = none_of(PAIR, named, 'e')
+    return NamedSplit(pairs, Query(f'{plain.where} AND e.seq IN ({found}) AND {outside[0]}',
+                                   [*plain.params, *found_params, *outside[1]]))
 
 
 def _users_own_counts(viewer: Viewer, flt: EventFilter, width: int, spans: list[Span] | None,

@@ -207,11 +207,11 @@ def _marks(values: list[Any]) -> str:
     return ','.join('?' * len(values))
 
 
-def days_touched_where(viewer: Viewer, flt: EventFilter) -> tuple[str, list] | None:
+def days_touched_where(viewer: Viewer, flt: EventFilter, by_user: bool = False) -> tuple[str, list] | None:
     """`rollup_where` over every whole UTC day the filter's range touches: a superset of the view's events."""
     first = to_millis(flt.since) // DAY if flt.since else None
     end = -(-to_millis(flt.until) // DAY) if flt.until else None
-    return rollup_where(viewer, flt, first, end)
+    return rollup_where(viewer, flt, first, end, by_user)
 
 
 def rollup_where(viewer: Viewer, flt: EventFilter, first: int | None, end: int | None,

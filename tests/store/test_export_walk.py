@@ -172,9 +172,11 @@ def test_a_file_written_while_events_arrive_holds_the_view_as_of_its_start(engin
 
 
 @pytest.mark.sqlite_only  # PostgreSQL's planner chooses between its indexes itself
-def test_a_structured_view_in_another_columns_order_walks_that_columns_index(store):
+def test_a_structured_view_in_another_columns_order_walks_that_columns_index(store, monkeypatch):
     """SQLite would find the matches through a facet's index and sort them all for every page, a walk to the
-    end once per chunk; the planner walks the column's index instead, raced against that sort."""
+    end once per chunk; the planner walks the column's index instead, raced against that sort (a view holding
+    at least DENSE_SHARE of the events; a sparser one is walked pair by pair, tests/store/test_read_plans.py)."""
+    monkeypatch.setattr(planner, 'DENSE_SHARE', 0.3)
     flt = EventFilter(status='SUCCESS')
     plan = planner.plan_page(ORG, flt, Sort('action'), 0, CHUNK, count_events(ORG, flt))
     assert plan.first.name == planner.ORDER_WALK and plan.other is not None

@@ -81,7 +81,8 @@ def _store(add_events, count: int) -> None:
 
 def _sorted_in_python(viewer: Viewer, flt: EventFilter, sort: Sort) -> list[str]:
     rows = list(iter_events(viewer, flt, Sort('timestamp', False)))
-    rows.sort(key=lambda e: (e[sort.column], e['timestamp'], e['seq']), reverse=sort.descending)
+    rows.sort(key=lambda e: (e[sort.column], e['scope'] if sort.column == 'category' else '', e['timestamp'],
+                             e['seq']), reverse=sort.descending)
     return [e['id'] for e in rows]
 
 
@@ -120,6 +121,64 @@ def test_pages_in_another_columns_order_equal_the_plain_slice_whichever_way_answ
                         assert [e['id'] for e in page.events] == whole[offset:offset + 9], \
                             (way, column, descending, viewer.name, flt, offset)
     assert raced  # the planner did choose between the ways
+
+
+# A view and an order, and the way the planner reads it (SQLite): a view of some pairs in the order of an index or
+# a sort table by pair, a column of few values value after value, a keyword found in a pair's name.
+BY_PAIRS = [(EventFilter(scope='Service'), Sort('action', False), planner_module.PAIR_WALKS),
+            (EventFilter(category='Member', status='FAILED'), Sort('action', True), planner_module.PAIR_WALKS),
+            (EventFilter(category='Member'), Sort('scope', False), planner_module.BY_VALUE),
+            (EventFilter(workspace='alpha'), Sort('category', True), planner_module.BY_VALUE),
+            (EventFilter(category='Member', status='FAILED'), Sort('status', False), planner_module.BY_VALUE),
+            (EventFilter(workspace='alpha'), Sort('action', True), planner_module.PAIR_WALKS),
+            (EventFilter(since=utc(2026, 3, 1, 0, 12), until=utc(2026, 3, 1, 0, 20)), Sort('action', False),
+             planner_module.PAIR_WALKS),
+            (EventFilter(user='bob@acme.io'), Sort('action', False), planner_module.PAIR_WALKS),
+            (EventFilter(user='bob@acme.io', status='FAILED'), Sort('scope', True), planner_module.BY_VALUE),
+            (EventFilter(scope='Service'), Sort('user', True), planner_module.BY_VALUE),
+            (EventFilter(category='Member', workspace='alpha'), Sort('user', False), planner_module.BY_VALUE),
+            (EventFilter(scope='Workspace', status='FAILED'), Sort('target', True), planner_module.SORT_TABLE),
+            (EventFilter(search='credit'), Sort('description', True), planner_module.NAMED_PAIRS),
+            (EventFilter(search='notebook', workspace='alpha'), Sort('action', False), planner_module.NAMED_PAIRS),
+            (EventFilter(search='member'), Sort('target', False), planner_module.NAMED_PAIRS)]
+
+
+@pytest.mark.sqlite_only("these ways are SQLite's; PostgreSQL's planner chooses its indexes")
+@pytest.mark.parametrize('way', ['first', 'other'])
+def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events, monkeypatch, way):
+    """A view of some (scope, category) pairs in another column's order, read pair by pair (each pair's events in
+    an index or a sort table by pair, merged), value after value, or as the pairs whose names hold the keyword
+    and the rest sorted, is the slice of the whole order at every offset, for a Workspace Admin too; so is the
+    page of the way raced beside it."""
+    planned = []
+    race = planner_module.first_done
+    choose = planner_module._choose
+
+    def chosen(*args, **kwargs):
+        plan = choose(*args, **kwargs)
+        planned.append(plan.first.name)
+        return plan
+
+    monkeypatch.setattr(planner_module, '_choose', chosen)
+    monkeypatch.setattr(planner_module, 'first_done',
+                        lambda here, elsewhere, seconds, head_start: race(here, here, seconds, 0) if way == 'first'
+                        else elsewhere())
+    _store(add_events, 80)
+    add_events(*[event(id=f'm{i}', scope=('Workspace', 'Organization')[i % 2], category='Member',
+                       target=f'nb-m{i % 7}', action=('Add Member', 'Remove Member', 'Add Credit')[i % 3],
+                       workspace=('alpha', None, 'beta')[i % 3], status=('SUCCESS', 'FAILED')[i // 2 % 2],
+                       description=('Added credit', 'Started notebook')[i % 2],
+                       timestamp=utc(2026, 3, 1, 0, i % 25).isoformat()) for i in range(40)])
+    for flt, sort, name in BY_PAIRS:
+        for viewer in (ORG, ALPHA):
+            whole = _sorted_in_python(viewer, flt, sort)
+            assert whole, (viewer.name, flt)
+            planned.clear()
+            for offset in range(0, len(whole) + 6, 6):
+                page = find_events(viewer, flt, sort, offset=offset, limit=6)
+                assert page.total == len(whole)
+                assert [e['id'] for e in page.events] == whole[offset:offset + 6], (way, viewer.name, flt, sort, offset)
+            assert name in planned, (viewer.name, flt, sort, planned)
 
 
 TIME_WALKED = [EventFilter(search='credit', category='Credit'), EventFilter(search='nb-', category='Member'),

@@ -33,7 +33,8 @@ def _store(add_events, start: int, count: int) -> None:
                        timestamp=(base + timedelta(minutes=rng.randrange(40))).isoformat(),
                        target=rng.choice(TARGETS), description=rng.choice(DESCRIPTIONS), action=rng.choice(ACTIONS),
                        status=rng.choice(['SUCCESS', 'FAILED']), workspace=rng.choice(['alpha', 'beta', None]),
-                       scope='Service' if i % 3 else 'Billing', category='AI Notebook' if i % 3 else 'Credit')
+                       scope='Service' if i % 3 else 'Billing',
+                       category=('Credit', 'AI Notebook', 'GPU Container')[i % 3])
                  for i in range(count)])
 
 
@@ -44,7 +45,8 @@ def _expected(viewer: Viewer, flt: EventFilter, sort: Sort) -> list[str]:
     while page := find_events(viewer, flt, Sort('timestamp'), offset=offset, limit=1000).events:
         rows += page
         offset += len(page)
-    rows.sort(key=lambda e: (e[sort.column], e['timestamp'], e['seq']), reverse=sort.descending)
+    rows.sort(key=lambda e: (e[sort.column], e['scope'] if sort.column == 'category' else '', e['timestamp'],
+                             e['seq']), reverse=sort.descending)
     return [e['id'] for e in rows]
 
 
@@ -77,7 +79,8 @@ def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeyp
             database.execute_sql(f'UPDATE {table} SET pair = NULL WHERE seq % 2 = 0')
     _store(add_events, 90, 60)  # the tail, sorted when read
     assert sort_index.sorted_upto() == 90
-    for column in ('target', 'description', 'action', 'user'):  # the last two by their indexes
+    # action, user, scope, category and status by the events' indexes (by pair, or value after value)
+    for column in ('target', 'description', 'action', 'user', 'scope', 'category', 'status'):
         for descending in (True, False):
             sort = Sort(column, descending)
             for viewer in (ORG, ALPHA):
@@ -89,7 +92,9 @@ def test_pages_equal_the_plain_order_whatever_part_is_sorted(add_events, monkeyp
                             assert page.total == len(whole)
                             assert [e['id'] for e in page.events] == whole[offset:offset + size], \
                                 (column, descending, viewer.name, flt, size, offset)
-    assert bool(walks) == (walk_from == 0)
+    # with SORT_TABLE_FROM out of reach, only views of some pairs walk the table (by pair, raced: see planner)
+    assert bool([args for args in walks if args[5] is None]) == (walk_from == 0)
+    assert any(args[5] is not None for args in walks)
 
 
 def test_fill_puts_each_event_in_each_table_once(add_events):
@@ -99,7 +104,7 @@ def test_fill_puts_each_event_in_each_table_once(add_events):
     _store(add_events, 40, 15)
     assert sort_index.flush() == 15
     for column, table in sort_index.TABLES.items():
-        assert raw_sql(f'SELECT {column}, ts, seq FROM {table}') == \
+        assert raw_sql(f'SELECT {column}, ts, seq FROM {table} ORDER BY 1, 2, 3') == \
             sorted(raw_sql(f'SELECT {column}, ts, seq FROM event'))
     assert sort_index.sorted_upto() == raw_sql('SELECT max(seq) FROM event')[0][0]
 
