@@ -52,6 +52,7 @@ ORDER_WALK = 'order walk'
 BY_VALUE = 'by value'
 PAIR_WALKS = 'pair walks'
 NAMED_PAIRS = 'named pairs'
+NAMED_PAIRS_ONLY = 'named pairs only'
 
 # Matches from which a sort table's order is walked rather than the matches sorted. A filter of facets and
 # time only is checked on the entries themselves (store/read/ways.py `prefilter`): a walk then costs at most a
@@ -122,8 +123,9 @@ class Way:
             PAIR_WALKS: "walk each pair of the view in the sort column's order, testing each event, and merge them",
             NAMED_PAIRS: "read the pairs whose names hold the keyword as views of their own, sort the other "
                          'matches, and merge them',
+            NAMED_PAIRS_ONLY: 'read the pairs whose names hold the keyword as views of their own, and merge them',
         }[self.name]
-        if self.name not in (VIEW_WALK, ORDER_WALK, BY_VALUE, PAIR_WALKS, NAMED_PAIRS):
+        if self.name not in (VIEW_WALK, ORDER_WALK, BY_VALUE, PAIR_WALKS, NAMED_PAIRS, NAMED_PAIRS_ONLY):
             text += ', the search index narrowing the candidates' if self.narrow_search else ''
         return text
 
@@ -238,8 +240,8 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
         narrowed = keywords.two_character_candidates(plan.viewer, plan.flt)
         if narrowed is not None:
             query = Query(f'{query.where} AND {narrowed[0]}', [*query.params, *narrowed[1]])
-    if way.name == NAMED_PAIRS:
-        return _named_pairs_page(plan)
+    if way.name in (NAMED_PAIRS, NAMED_PAIRS_ONLY):
+        return _named_pairs_page(plan, way.name == NAMED_PAIRS)
     if way.name == PAIR_WALKS:
         return ways.by_pairs(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after)
     if way.name == BY_VALUE:
@@ -305,21 +307,23 @@ def _named_split(plan: Plan) -> Plan | None:
     rest = plan.matches - named
     if rest > NAMED_REST_SORTED:
         return None
-    return replace(plan, first=Way(NAMED_PAIRS)).noting(
+    return replace(plan, first=Way(NAMED_PAIRS if rest else NAMED_PAIRS_ONLY)).noting(
         f'{named:,} of the {plan.matches:,} matches are of the pairs whose names hold the keyword, read as views '
         f'of their own; the other {rest:,} are sorted')
 
 
-def _named_pairs_page(plan: Plan) -> list[tuple]:
+def _named_pairs_page(plan: Plan, rest: bool) -> list[tuple]:
     """The page of a NAMED_PAIRS plan: the first offset + limit events of each named pair's view and of the
-    rest, merged."""
+    rest (unless the plan found none: NAMED_PAIRS_ONLY, where finding them would cost as much as the count
+    did), merged."""
     split = keywords.named_split(plan.viewer, plan.flt)
     if split is None:  # the names changed since the plan: sort every match
         return _read(plan, Way(SORTED_MATCHES, True, by_index=False))
     wanted = plan.offset + plan.limit
     parts = [execute(plan_page(plan.viewer, pair, plan.sort, 0, wanted, count_events(plan.viewer, pair),
                                near=True, after=plan.after, upto=plan.upto)) for pair in split.pairs]
-    parts.append(ways.in_order(ways.stored_upto(split.rest, plan.upto), plan.sort, 0, wanted, False, plan.after))
+    if rest:
+        parts.append(ways.in_order(ways.stored_upto(split.rest, plan.upto), plan.sort, 0, wanted, False, plan.after))
     merged = heapq.merge(*parts, key=lambda row: ways.key_of(plan.sort, row), reverse=plan.sort.descending)
     return list(itertools.islice(merged, plan.offset, wanted))
 
