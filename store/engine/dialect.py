@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from store.engine.db import is_sqlite
+from store.engine.db import database, is_sqlite
 
 
 class SqliteOnly(str):
@@ -59,3 +59,18 @@ def unindexed(column: str, text: bool = True) -> str:
     if is_sqlite():
         return f'+{column}'
     return f"({column} || '')" if text else f'({column} + 0)'
+
+
+def index_hint(index: str | None) -> str:
+    """SQLite's `INDEXED BY index` after a table's name; nothing on PostgreSQL, whose planner chooses."""
+    return f' INDEXED BY {index}' if index and is_sqlite() else ''
+
+
+def orders_text_as_python() -> bool:
+    """Whether the engine orders text by code point, as Python compares strings, so pages read apart (ways
+    merged in Python, store/read/ways.py) can be merged by their keys: SQLite's BINARY collation; on
+    PostgreSQL, a database of the C collation (the one `scripts/with-postgres` makes)."""
+    if is_sqlite():
+        return True
+    collation = database.execute_sql('SELECT datcollate FROM pg_database WHERE datname = current_database()')
+    return collation.fetchone()[0] in ('C', 'POSIX', 'C.UTF-8', 'C.utf8')

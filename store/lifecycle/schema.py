@@ -362,11 +362,11 @@ V24_POSTGRES_TEXT_ACTOR = [PostgresOnly(sql) for sql in (
     'ANALYZE event_text',
 )]
 
-# SQLite: the events of each (scope, category) pair in action order. A page of a view of some pairs by action
+# The events of each (scope, category) pair in action order. A page of a view of some pairs by action
 # walks each pair's events in this index and merges them (store/read/ways.py `in_pairs`); the action index alone
 # passes the other pairs' events, and sorting the matches costs about 0.6 µs a match: measured at 1M events,
 # Service / AI Notebook by action 198 ms, category Member descending 119, Organization / Policy 67-70.
-V25_PAIR_ACTIONS = [SqliteOnly('CREATE INDEX event_pair_action_ts ON event (category, scope, action, ts, seq)')]
+V25_PAIR_ACTIONS = ['CREATE INDEX event_pair_action_ts ON event (category, scope, action, ts, seq)']
 
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),

@@ -12,7 +12,7 @@ from typing import Any
 
 from store.derived import sort_index
 from store.engine.db import database, is_sqlite
-from store.engine.dialect import unindexed
+from store.engine.dialect import index_hint, unindexed
 from store.read.query import EventFilter, Query, Viewer, add_time_range, days_touched_where
 
 SORTABLE = {
@@ -128,7 +128,7 @@ def by_value(query: Query, viewer: Viewer, flt: EventFilter, sort: Sort, offset:
         fields = {_FILTERED_AS.get(key, key): one for key, one in zip(keys, value, strict=True)}
         return in_time_order(part, viewer, replace(flt, **fields))
 
-    return _value_after_value([(tuple(values), count, walks_of) for *values, count in groups], sort, offset, limit,
+    return _value_after_value([(tuple(values), int(count), walks_of) for *values, count in groups], sort, offset, limit,
                               after, counted)
 
 
@@ -204,8 +204,8 @@ def _values_of(column: str, index: str, scope: str, category: str) -> list[Any]:
     name = SORTABLE[column].removeprefix('e.')
     rows = database.execute_sql(
         f"""WITH RECURSIVE v(value) AS (
-            SELECT min({name}) FROM event INDEXED BY {index} WHERE category = ? AND scope = ?
-            UNION ALL SELECT (SELECT min({name}) FROM event INDEXED BY {index} WHERE category = ? AND scope = ?
+            SELECT min({name}) FROM event{index_hint(index)} WHERE category = ? AND scope = ?
+            UNION ALL SELECT (SELECT min({name}) FROM event{index_hint(index)} WHERE category = ? AND scope = ?
                               AND {name} > v.value) FROM v WHERE v.value IS NOT NULL)
         SELECT value FROM v WHERE value IS NOT NULL""", (category, scope, category, scope)).fetchall()
     return [row[0] for row in rows]
@@ -294,7 +294,7 @@ def in_order(query: Query, sort: Sort, offset: int, limit: int, by_index: bool =
     events: 'nb-' sorted by category, 1,175 → 469 ms). `after`: only the events after that position in
     `sort`'s order; `indexed_by` (SQLite): follow that index, whatever SQLite would choose."""
     query = _after(query, sort, after)
-    index = f' INDEXED BY {indexed_by}' if indexed_by else ''
+    index = index_hint(indexed_by)
     return database.execute_sql(
         f'SELECT {COLUMNS} FROM event e WHERE e.seq IN (SELECT e.seq FROM event e{index} WHERE {query.where} '
         f'ORDER BY {order(sort, by_index)} LIMIT ? OFFSET ?) ORDER BY {order(sort)}',
