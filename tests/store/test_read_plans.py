@@ -152,7 +152,7 @@ def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events,
     an index or a sort table by pair, merged), value after value, or as the pairs whose names hold the keyword
     and the rest sorted, is the slice of the whole order at every offset, for a Workspace Admin too; so is the
     page of the way raced beside it. PostgreSQL (of the C collation) reads pair by pair and value after value
-    too; the sort tables and the names' markers are SQLite's."""
+    too (not by user, where its own plan was quicker); the sort tables and the names' markers are SQLite's."""
     planned = []
     race = planner_module.first_done
     choose = planner_module._choose
@@ -181,7 +181,7 @@ def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events,
                 page = find_events(viewer, flt, sort, offset=offset, limit=6)
                 assert page.total == len(whole)
                 assert [e['id'] for e in page.events] == whole[offset:offset + 6], (way, viewer.name, flt, sort, offset)
-            assert name in planned or engine == 'postgresql' and name in SQLITE_ONLY_WAYS, (
+            assert name in planned or engine == 'postgresql' and (name in SQLITE_ONLY_WAYS or sort.column == 'user'), (
                 viewer.name, flt, sort, planned)
 
 
