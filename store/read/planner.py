@@ -362,7 +362,7 @@ def _walk_or_sort(plan: Plan) -> Plan:
         return replace(plan, first=Way(ORDER_WALK))
     sort_estimate = plan.matches * SORT_SECONDS_PER_FACET_MATCH
     events = chain.head()[0]
-    if plan.sort.column in ways.PAIR_ORDER_INDEX and (plan.flt.scope or plan.flt.category
+    if ways.pair_order_index(plan.sort.column) and (plan.flt.scope or plan.flt.category
                                                       or plan.matches < events * DENSE_SHARE):
         return replace(plan, first=Way(PAIR_WALKS), other=Way(SORTED_MATCHES, False, by_index=False),
                        seconds=max(WALK_SECONDS, sort_estimate), head_start=HEAD_START).noting(
@@ -415,7 +415,7 @@ def _read_apart(plan: Plan) -> str | None:
     Service / AI Notebook by action 103 → 4, the last 7 days by action 3.8 → 9.1."""
     if normalize_search(plan.flt.search) or not orders_text_as_python():
         return None
-    if plan.sort.column in ways.PAIR_ORDER_INDEX and (plan.flt.scope or plan.flt.category
+    if ways.pair_order_index(plan.sort.column) and (plan.flt.scope or plan.flt.category
                                                       or plan.matches < chain.head()[0] * DENSE_SHARE):
         return PAIR_WALKS
     # by user, PostgreSQL's own way was quicker: Billing / Credit's failed events 73 ms value after value, 34 not

@@ -161,16 +161,25 @@ def _value_after_value(groups: list[tuple[tuple, int, Callable[[tuple], Walks]]]
     return rows
 
 
-# The SQLite index in each column's order within each (scope, category) pair (store/lifecycle/schema.py step 25).
+# The index in each column's order within each (scope, category) pair (store/lifecycle/schema.py steps 25 and 26;
+# SQLite reads targets and descriptions by pair from its sort tables instead, `walk`).
 PAIR_ORDER_INDEX = {'action': 'event_pair_action_ts'}
+POSTGRES_PAIR_ORDER_INDEX = {**PAIR_ORDER_INDEX, 'target': 'event_pair_target_ts',
+                             'description': 'event_pair_description_ts'}
+
+
+def pair_order_index(column: str) -> str | None:
+    """The index of the events of each pair in `column`'s order on this engine, None if it has none."""
+    return (PAIR_ORDER_INDEX if is_sqlite() else POSTGRES_PAIR_ORDER_INDEX).get(column)
 
 
 def by_pairs(query: Query, viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int,
              after: Key | None = None) -> list[tuple]:
     """The page at `offset` of the view `query` (the viewer's, of the filter `flt`) in `sort`'s order (a column
-    of PAIR_ORDER_INDEX), read pair by pair: each (scope, category) pair of which the daily counts hold events
-    of the view, the pair with the most first, walked in the pair's index, and the walks merged. A view of a
-    time range is read value after value of the column, each value's pairs in time order (`_values_of`)."""
+    with an index by pair, `pair_order_index`), read pair by pair: each (scope, category) pair of which the daily
+    counts hold events of the view, the pair with the most first, walked in the pair's index, and the walks
+    merged. A view of a time range is read value after value of the column, each value's pairs in time order
+    (`_values_of`)."""
     counted_in = _counted_where(viewer, flt, False)
     if counted_in is None:
         return []
@@ -178,7 +187,8 @@ def by_pairs(query: Query, viewer: Viewer, flt: EventFilter, sort: Sort, offset:
     pairs = [(scope, category) for scope, category, _ in database.execute_sql(
         f'SELECT c.scope, c.category, sum(c.n) FROM {table} c WHERE {where} GROUP BY c.scope, c.category '
         'ORDER BY 3 DESC', params)]
-    index = PAIR_ORDER_INDEX[sort.column]
+    index = pair_order_index(sort.column)
+    assert index is not None, sort.column
 
     def walk(pair: tuple[str, str], value: tuple = ()) -> tuple[Query, str | None]:
         column = f' AND {SORTABLE[sort.column]} = ?' if value else ''
