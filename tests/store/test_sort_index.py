@@ -1,4 +1,5 @@
-"""Sorting by target or description: the sort tables plus the unsorted tail give exactly the plain order."""
+"""Sorting by any column but time: the sort tables plus the unsorted tail, walked whole or pair by pair, and the
+events' indexes (by pair, value after value) give exactly the plain order."""
 
 from __future__ import annotations
 
