@@ -73,27 +73,28 @@ def in_time_order(query: Query, viewer: Viewer, flt: EventFilter) -> list[tuple[
 
 
 def _scopes_in_view(viewer: Viewer, flt: EventFilter) -> list[str]:
-    """The scopes of which the daily counts hold events of the view (`flt` without keyword or user, over the
-    whole days its range touches), the one with the most first."""
-    where = days_touched_where(viewer, replace(flt, search='', user=None))
+    """The scopes of which the daily counts hold events of the view, the one with the most first."""
+    return [scope for scope, _ in _counted(viewer, flt, ('scope',), '2 DESC')]
+
+
+def _counted(viewer: Viewer, flt: EventFilter, columns: tuple[str, ...], order: str,
+             by_user: bool = False) -> list[tuple]:
+    """The values of `columns` of which the daily counts hold events of the view (`flt` without keyword, over
+    the whole days its range touches; a user filter, or `by_user`, from the counts per user), each with their
+    number of events, ordered by `order` (SQL naming the result's columns by position)."""
+    by_user = by_user or bool(flt.user)
+    where = days_touched_where(viewer, replace(flt, search='', user=flt.user if by_user else None), by_user)
     if where is None:
         return []
-    return [scope for scope, _ in database.execute_sql(
-        f'SELECT c.scope, sum(c.n) FROM event_count c WHERE {where[0]} GROUP BY c.scope ORDER BY 2 DESC', where[1])]
+    names = ', '.join(f'c.{column}' for column in columns)
+    return database.execute_sql(f'SELECT {names}, sum(c.n) FROM {"event_user_count" if by_user else "event_count"} '
+                                f'c WHERE {where[0]} GROUP BY {names} ORDER BY {order}', where[1]).fetchall()
 
 
 # The columns of few values (the daily counts hold them) and the values that split a view into groups, each one
 # value of the order: a page in such a column's order is the groups one after the other, each read in time order.
 _GROUPED_BY = {'scope': ('scope',), 'category': ('category', 'scope'), 'status': ('status',), 'user': ('actor',)}
 _FILTERED_AS = {'actor': 'user'}  # the filter's field of each of those columns, where its name differs
-
-
-def _counted_where(viewer: Viewer, flt: EventFilter, by_user: bool) -> tuple[str, str, list] | None:
-    """The daily counts holding the view (`flt` without keyword; a user filter kept `by_user`): their table
-    and the condition on it (`c`), over the whole days its range touches; None when the viewer sees nothing."""
-    by_user = by_user or bool(flt.user)
-    where = days_touched_where(viewer, replace(flt, search='', user=flt.user if by_user else None), by_user)
-    return None if where is None else ('event_user_count' if by_user else 'event_count', where[0], where[1])
 
 
 def grouped(column: str) -> bool:
@@ -113,15 +114,9 @@ def by_value(query: Query, viewer: Viewer, flt: EventFilter, sort: Sort, offset:
     costs about 0.6 µs a match: measured at 1M events, workspace research by scope 60 ms, scope Billing by
     category 61, a Workspace Admin's category Member by status 46."""
     keys = _GROUPED_BY[sort.column]
-    counted_in = _counted_where(viewer, flt, 'actor' in keys)
-    if counted_in is None:
-        return []
-    table, where, params = counted_in
     direction = 'DESC' if sort.descending else 'ASC'
-    names = ', '.join(f'c.{key}' for key in keys)
-    groups = database.execute_sql(
-        f'SELECT {names}, sum(c.n) FROM {table} c WHERE {where} GROUP BY {names} '
-        f'ORDER BY {", ".join(f"{n} {direction}" for n in range(1, len(keys) + 1))}', params).fetchall()
+    groups = _counted(viewer, flt, keys, ', '.join(f'{n} {direction}' for n in range(1, len(keys) + 1)),
+                      'actor' in keys)
 
     def walks_of(value: tuple) -> list[tuple[Query, str | None]]:
         part = Query(query.where + ''.join(f' AND e.{key} = ?' for key in keys), [*query.params, *value])
@@ -180,13 +175,7 @@ def by_pairs(query: Query, viewer: Viewer, flt: EventFilter, sort: Sort, offset:
     counts hold events of the view, the pair with the most first, walked in the pair's index, and the walks
     merged. A view of a time range is read value after value of the column, each value's pairs in time order
     (`_values_of`)."""
-    counted_in = _counted_where(viewer, flt, False)
-    if counted_in is None:
-        return []
-    table, where, params = counted_in
-    pairs = [(scope, category) for scope, category, _ in database.execute_sql(
-        f'SELECT c.scope, c.category, sum(c.n) FROM {table} c WHERE {where} GROUP BY c.scope, c.category '
-        'ORDER BY 3 DESC', params)]
+    pairs = [(scope, category) for scope, category, _ in _counted(viewer, flt, ('scope', 'category'), '3 DESC')]
     index = pair_order_index(sort.column)
     assert index is not None, sort.column
 
@@ -337,10 +326,10 @@ def _pairs(viewer: Viewer, flt: EventFilter) -> list[Query] | None:
     measured at 10M events, a Workspace Admin's first page by description ascending 53 ms."""
     if not (flt.scope or flt.category or flt.workspace or viewer.workspaces is not None):
         return None
-    counted_in = _counted_where(viewer, flt, False)
-    ids = [] if counted_in is None else [row[0] for row in database.execute_sql(
-        f'SELECT DISTINCT m.id FROM {counted_in[0]} c JOIN facet_marker m ON m.scope = c.scope AND '
-        f'm.category = c.category WHERE {counted_in[1]} ORDER BY 1', counted_in[2])]
+    known = {(scope, category): pair for pair, scope, category in
+             database.execute_sql('SELECT id, scope, category FROM facet_marker')}
+    ids = sorted(known[scope, category] for scope, category, _ in _counted(viewer, flt, ('scope', 'category'), '1')
+                 if (scope, category) in known)
     return [*(Query('s.pair = ?', [pair]) for pair in ids), Query('s.pair IS NULL', [])]
 
 
