@@ -247,7 +247,8 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
         return ways.by_pairs(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after)
     if way.name == BY_VALUE:
         counted = plan.upto is None and not (plan.flt.user or plan.flt.since or plan.flt.until)
-        return ways.by_value(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after, counted)
+        return ways.by_value(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after,
+                             _group_page(plan) if counted else None)
     if way.name == SORT_TABLE:
         return ways.walk(query, plan.sort, plan.offset, plan.limit, plan.viewer, plan.flt, plan.after)
     if is_sqlite() and (way.name == VIEW_WALK or _walked_in_time_order(plan, way)):
@@ -255,6 +256,13 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
         return ways.merged_in_order(walks, plan.sort, plan.offset, plan.limit, plan.after)
     index = ways.ORDER_INDEX[plan.sort.column] if way.name == ORDER_WALK else None
     return ways.in_order(query, plan.sort, plan.offset, plan.limit, way.by_index, plan.after, index)
+
+
+def _group_page(plan: Plan) -> ways.GroupPage:
+    """Reads a group of a BY_VALUE page (the events of one value of the sort column) in time order by its own
+    plan, which places a deep page by the group's counts (`_seek`)."""
+    in_time = Sort('timestamp', plan.sort.descending)
+    return lambda part, offset, limit, total: execute(plan_page(plan.viewer, part, in_time, offset, limit, total))
 
 
 def _walked_in_time_order(plan: Plan, way: Way) -> bool:

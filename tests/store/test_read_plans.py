@@ -147,14 +147,18 @@ BY_PAIRS = [(EventFilter(scope='Service'), Sort('action', False), planner_module
 SQLITE_ONLY_WAYS = {planner_module.NAMED_PAIRS, planner_module.NAMED_PAIRS_ONLY}
 
 
-@pytest.mark.parametrize('way', ['first', 'other'])
-def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events, engine, monkeypatch, way):
+@pytest.mark.parametrize(('way', 'seek_from'), [('first', 5_000), ('other', 5_000), ('first', 1)],
+                         ids=['first', 'other', 'first, each value placed by its counts'])
+def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events, engine, monkeypatch, way,
+                                                                      seek_from):
     """A view of some (scope, category) pairs in another column's order, read pair by pair (each pair's events in
     an index or a sort table by pair, merged), value after value, or as the pairs whose names hold the keyword
     and the rest sorted, is the slice of the whole order at every offset, for a Workspace Admin too; so is the
     page of the way raced beside it. PostgreSQL (of the C collation) reads pair by pair and value after value
     too (not by user, where its own plan was quicker), by target and description in its indexes by pair; the
-    names' markers are SQLite's."""
+    names' markers are SQLite's. With `seek_from` 1, the page of each value read value after value starts at a
+    bucket boundary its counts place, as a deep page does."""
+    monkeypatch.setattr(planner_module, 'SEEK_FROM', seek_from)
     planned = []
     race = planner_module.first_done
     choose = planner_module._choose
