@@ -380,6 +380,13 @@ V26_POSTGRES_PAIR_ORDERS = [
     PostgresOnly(f'CREATE INDEX event_pair_{column}_ts ON event (category, scope, {column}, ts, seq)')
     for column in ('target', 'description')]
 
+# SQLite: the same index carrying each event's status and workspace, so a view of those (a workspace, a Workspace
+# Admin's, FAILED) is walked pair by pair in the index alone rather than reading each event it passes. Measured at
+# 1M events, offset 5,000: workspace research by action ascending 170 → 24 ms, FAILED descending 117 → 23, a
+# Workspace Admin's 165 → 26.
+V27_PAIR_ACTION_FACETS = [SqliteOnly('DROP INDEX event_pair_action_ts'), SqliteOnly(
+    'CREATE INDEX event_pair_action_ts ON event (category, scope, action, ts, seq, status, workspace_id)')]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
@@ -390,7 +397,7 @@ STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEA
                                    _run(V19_POSTGRES_EVENT_TEXT_PARTS), _run(V20_POSTGRES_COVERING_ORDERS),
                                    _run(V21_POSTGRES_TEXT_BIGRAMS), _run(V22_ACTOR_FACETS),
                                    _run(V23_USER_COUNTS), _run(V24_POSTGRES_TEXT_ACTOR), _run(V25_PAIR_ACTIONS),
-                                   _run(V26_POSTGRES_PAIR_ORDERS)]
+                                   _run(V26_POSTGRES_PAIR_ORDERS), _run(V27_PAIR_ACTION_FACETS)]
 LATEST = len(STEPS)
 
 
