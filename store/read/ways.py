@@ -260,11 +260,11 @@ def merged_keys(walks: list[tuple[Query, str | None]], sort: Sort, wanted: int, 
         """A position up to which the walks' positions read so far hold `wanted` or more (so the page ends there
         or before), None until they do."""
         read = 0
-        for reader in sorted((one for one in readers if one.last is not None), key=lambda one: one.last,
-                             reverse=sort.descending):
-            read += reader.read
+        for last, count in sorted(((one.last, one.read) for one in readers if one.last is not None),
+                                  reverse=sort.descending):
+            read += count
             if read >= wanted:
-                return reader.last
+                return last
         return None
 
     return list(itertools.islice(heapq.merge(*(reader.positions(bound) for reader in readers),
