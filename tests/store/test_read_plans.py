@@ -12,6 +12,7 @@ import pytest
 from store.engine.db import database
 from store.engine.race import first_done
 from store.read import planner as planner_module
+from store.read import ways as ways_module
 from store.read.events import EventFilter, Sort, Viewer, count_events, find_events, iter_events
 from tests.conftest import event, utc
 
@@ -147,18 +148,19 @@ BY_PAIRS = [(EventFilter(scope='Service'), Sort('action', False), planner_module
 SQLITE_ONLY_WAYS = {planner_module.NAMED_PAIRS, planner_module.NAMED_PAIRS_ONLY}
 
 
-@pytest.mark.parametrize(('way', 'seek_from'), [('first', 5_000), ('other', 5_000), ('first', 1)],
-                         ids=['first', 'other', 'first, each value placed by its counts'])
-def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events, engine, monkeypatch, way,
-                                                                      seek_from):
+@pytest.mark.parametrize(('way', 'deep'), [('first', False), ('other', False), ('first', True)],
+                         ids=['first', 'other', 'first, read as a deep page'])
+def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events, engine, monkeypatch, way, deep):
     """A view of some (scope, category) pairs in another column's order, read pair by pair (each pair's events in
     an index or a sort table by pair, merged), value after value, or as the pairs whose names hold the keyword
     and the rest sorted, is the slice of the whole order at every offset, for a Workspace Admin too; so is the
     page of the way raced beside it. PostgreSQL (of the C collation) reads pair by pair and value after value
     too (not by user, where its own plan was quicker), by target and description in its indexes by pair; the
-    names' markers are SQLite's. With `seek_from` 1, the page of each value read value after value starts at a
-    bucket boundary its counts place, as a deep page does."""
-    monkeypatch.setattr(planner_module, 'SEEK_FROM', seek_from)
+    names' markers are SQLite's. Read as a deep page (`deep`), the page of each value read value after value
+    starts at a bucket boundary its counts place, and each walk merged reads its positions in chunks of two."""
+    if deep:
+        monkeypatch.setattr(planner_module, 'SEEK_FROM', 1)
+        monkeypatch.setattr(ways_module._Walk, 'FIRST_CHUNK', 2)
     planned = []
     race = planner_module.first_done
     choose = planner_module._choose
