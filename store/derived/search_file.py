@@ -62,8 +62,10 @@ CREATE = [
 # Per connection (temp): the index's trigrams, read for a term of two characters (`starting_with`).
 TERMS = 'event_search_terms'
 _NAMES = ('search_progress', 'event_search', 'sort_target', 'sort_description', 'sort_progress',
-          *sort_index.PAIR_INDEXES.values())
-# A file without one of them gets it (the sort tables' indexes by pair, since 2026-12-08, are built from the tables).
+          *sort_index.PAIR_INDEXES.values(),
+          *(name.removeprefix('search.') for name in (*sort_index.BOUNDS.values(), *sort_index.TALLIES.values())))
+# A file without one of them gets it (the sort tables' indexes by pair, since 2026-12-08, are built from the tables;
+# their blocks are cut from the tables at the next fill).
 _TABLES = f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name IN ({', '.join(repr(n) for n in _NAMES)})"
 # An index of another definition (before 2026-12-07: without positions, detail=none; before 2026-12-08: the whole
 # search text, names included, as `search_text`) is filled again from the first event.

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, replace
 
 from store.derived import sort_index
-from store.engine.db import database, is_sqlite
+from store.engine.db import database, is_sqlite, read_snapshot
 from store.engine.dialect import orders_text_as_python
 from store.engine.race import first_done
 from store.engine.timefmt import from_millis
@@ -250,12 +250,23 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
         return ways.by_value(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after,
                              _group_page(plan) if counted else None)
     if way.name == SORT_TABLE:
-        return ways.walk(query, plan.sort, plan.offset, plan.limit, plan.viewer, plan.flt, plan.after)
+        return _sort_table_page(plan, query)
     if is_sqlite() and (way.name == VIEW_WALK or _walked_in_time_order(plan, way)):
         walks = ways.in_time_order(query, plan.viewer, plan.flt)
         return ways.merged_in_order(walks, plan.sort, plan.offset, plan.limit, plan.after)
     index = ways.ORDER_INDEX[plan.sort.column] if way.name == ORDER_WALK else None
     return ways.in_order(query, plan.sort, plan.offset, plan.limit, way.by_index, plan.after, index)
+
+
+def _sort_table_page(plan: Plan, query: Query) -> list[tuple]:
+    """A page in a sort table's order; a deep one from the block holding it (store/read/ways.py `placed`), where
+    the blocks can place it."""
+    with read_snapshot():
+        start = (ways.placed(query, plan.sort, plan.offset, plan.viewer, plan.flt)
+                 if plan.after is None and plan.upto is None and plan.offset >= SEEK_FROM else None)
+        if start is not None:
+            return ways.walk(query, plan.sort, start[1], plan.limit, plan.viewer, plan.flt, start[0])
+        return ways.walk(query, plan.sort, plan.offset, plan.limit, plan.viewer, plan.flt, plan.after)
 
 
 def _group_page(plan: Plan) -> ways.GroupPage:

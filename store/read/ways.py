@@ -405,6 +405,50 @@ def walk(query: Query, sort: Sort, offset: int, limit: int, viewer: Viewer, flt:
     return rows_at(database.execute_sql(sql, params).fetchall())
 
 
+def placed(query: Query, sort: Sort, offset: int, viewer: Viewer, flt: EventFilter) -> tuple[Key, int] | None:
+    """Where the page at `offset` of a view in a sort table's order starts, placed by the table's blocks
+    (store/derived/sort_index.py): the position the page's walk goes on after (`walk`'s `after`) and how many
+    of the view's events after it to skip, fewer than a block holds; None when the blocks cannot place it (a
+    keyword, a user or a time range, which they do not count; entries without their pair in a view of some
+    pairs; a table not yet cut; the page in the first block). Call in a snapshot (`read_snapshot`): the blocks
+    count the table up to the position its tail starts after, and the tail's events are counted apart."""
+    column = sort.column
+    if not entries_decide(flt) or flt.since or flt.until or not sort_index.blocked():
+        return None
+    pairs = _pairs(viewer, flt)
+    facets = prefilter(viewer, flt, by_pair=False)
+    if pairs is not None:
+        lost = database.execute_sql(f'SELECT EXISTS (SELECT 1 FROM {sort_index.TABLES[column]} '
+                                    f'INDEXED BY {sort_index.PAIR_INDEXES[column]} WHERE pair IS NULL)').fetchone()[0]
+        if lost or not pairs:
+            return None
+        facets = Query(f'{facets.where} AND s.pair IN ({",".join("?" * len(pairs))})', [*facets.params, *pairs])
+    direction = 'DESC' if sort.descending else 'ASC'
+    blocks = database.execute_sql(
+        f"""SELECT b.value, b.ts, b.seq, sum(s.n) FROM {sort_index.TALLIES[column]} s
+            JOIN {sort_index.BOUNDS[column]} b ON b.id = s.block WHERE {facets.where}
+            GROUP BY b.id ORDER BY b.value {direction}, b.ts {direction}, b.seq {direction}""", facets.params)
+    before = 0
+    start: Key | None = None  # descending: the first position of the block read before
+    for value, ts, seq, count in blocks:
+        if before + count > offset:
+            if not sort.descending:
+                start = (value, ts, seq - 1)  # the block's entries are those after it
+            break
+        before += count
+        start = (value, ts, seq)
+    else:
+        return None
+    if start is None or before == 0:
+        return None
+    beyond_start, params = beyond(sort, start)
+    tail = database.execute_sql(
+        f'SELECT count(*) FROM event e NOT INDEXED WHERE {query.where} AND e.seq > ? AND NOT ({beyond_start})',
+        [*query.params, sort_index.sorted_upto(), *params]).fetchone()[0]
+    skip = offset - before - tail
+    return None if skip < 0 else (start, skip)
+
+
 def entries_decide(flt: EventFilter) -> bool:
     """Whether a sort table's entries tell by themselves (`prefilter`, and their pair) which events are in the
     view: no keyword or user, which only the events hold."""

@@ -185,3 +185,73 @@ def test_the_idle_fill_gives_way_to_another_writer(add_events, monkeypatch, data
         other.execute('ROLLBACK')
         other.close()
     assert sort_index.flush_when_idle(10) == (10, 10)
+
+
+def _blocks_hold_their_entries() -> None:
+    """Each block's counts are those of the entries from its first position to the next block's, per pair, status
+    and workspace, and no block holds more than twice BLOCK."""
+    for column, table in sort_index.TABLES.items():
+        bounds = raw_sql(f'SELECT id, value, ts, seq FROM {sort_index.BOUNDS[column]} ORDER BY value, ts, seq')
+        for (block, *lo), following in zip(bounds, [*bounds[1:], None], strict=True):
+            upper = '' if following is None else f' AND ({column}, ts, seq) < (?, ?, ?)'
+            entries = raw_sql(f'SELECT coalesce(pair, 0), failed, coalesce(workspace_id, 0), count(*) FROM {table} '
+                              f'WHERE ({column}, ts, seq) >= (?, ?, ?){upper} GROUP BY 1, 2, 3',
+                              [*lo, *([] if following is None else following[1:])])
+            counted = raw_sql(f'SELECT pair, failed, workspace_id, n FROM {sort_index.TALLIES[column]} '
+                              'WHERE block = ? ORDER BY 1, 2, 3', [block])
+            assert counted == sorted(entries), (column, block)
+            assert sum(row[-1] for row in counted) <= 2 * sort_index.BLOCK
+        assert len(bounds) > 3  # cut into blocks
+
+
+def test_blocks_count_each_entry_in_the_block_its_position_falls_in(add_events, monkeypatch):
+    """Fills count their entries into the blocks, and cut a grown block; a table filled before the blocks is cut
+    at the next fill."""
+    monkeypatch.setattr(sort_index, 'BLOCK', 4)
+    _store(add_events, 0, 40)
+    assert sort_index.fill() == 40  # one block, cut
+    _blocks_hold_their_entries()
+    for start in (40, 55, 70):  # entries falling into blocks already cut
+        _store(add_events, start, 15 if start < 70 else 3)
+        assert sort_index.fill() > 0
+        _blocks_hold_their_entries()
+    for column in sort_index.TABLES:  # as a file filled before the blocks
+        database.execute_sql(f'DELETE FROM {sort_index.TALLIES[column]}')
+        database.execute_sql(f'DELETE FROM {sort_index.BOUNDS[column]} WHERE id > 1')
+    assert not sort_index.blocked()
+    assert sort_index.fill_if_due() == 0  # cut, nothing new to fill
+    assert sort_index.blocked()
+    _blocks_hold_their_entries()
+
+
+@pytest.mark.parametrize('lost_pairs', [False, True], ids=['placed by the blocks', 'entries without their pair'])
+def test_deep_pages_placed_by_the_blocks_equal_the_plain_order(add_events, monkeypatch, lost_pairs):
+    """Any page read from the block holding it (SEEK_FROM 1: every page but the first block's), the tail merged
+    in, is the slice of the whole order; a view the blocks cannot place (a keyword, a user, a time range, entries
+    without their pair in a view of pairs) is read as before."""
+    monkeypatch.setattr(sort_index, 'BLOCK', 4)
+    monkeypatch.setattr(planner_module, 'SEEK_FROM', 1)
+    monkeypatch.setattr(planner_module, 'SORT_TABLE_FROM', 0)
+    monkeypatch.setattr(planner_module, 'SORT_TABLE_FROM_FACETS', 0)
+    placed = []
+    place = ways_module.placed
+    monkeypatch.setattr(ways_module, 'placed',
+                        lambda *args: placed.append((args[1].descending, place(*args))) or placed[-1][1])
+    _store(add_events, 0, 90)
+    assert sort_index.fill() == 90
+    if lost_pairs:
+        for table in sort_index.TABLES.values():
+            database.execute_sql(f'UPDATE {table} SET pair = NULL WHERE seq % 5 = 0')
+    _store(add_events, 90, 25)  # the tail
+    for column in sort_index.TABLES:
+        for descending in (True, False):
+            sort = Sort(column, descending)
+            for viewer in (ORG, ALPHA):
+                for flt in FILTERS:
+                    whole = _expected(viewer, flt, sort)
+                    for offset in range(0, len(whole), 3):
+                        page = find_events(viewer, flt, sort, offset=offset, limit=3)
+                        assert [e['id'] for e in page.events] == whole[offset:offset + 3], \
+                            (column, descending, viewer.name, flt, offset)
+    assert {descending for descending, start in placed if start is not None} == {True, False}
+    assert any(start is None for _, start in placed)
