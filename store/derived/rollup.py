@@ -1,5 +1,5 @@
 """Event counts per UTC day, workspace, scope, category and status, kept with every append; and the same per
-user (`event_user_count`).
+user (`event_user_count`) and per action (`event_action_count`).
 
 A total over a million events costs a scan of every match; summing this small table costs
 almost nothing. It is derived data: `rebuild()` recomputes it from the events, and the tests
@@ -38,25 +38,32 @@ def _add_sql(table: str, keys: dict[str, str]) -> str:
 
 BY_USER = 'event_user_count'
 _BY_USER_KEYS = {'actor': 'actor', **_KEYS}
+# The counts per action answer where a deep page of a view in action order lies (store/read/ways.py `by_pairs`):
+# at 1M events they are 12,215 rows against the 7,355 of the daily counts.
+BY_ACTION = 'event_action_count'
+_BY_ACTION_KEYS = {**_KEYS, 'action': 'action'}
 CREATE = [_create_sql('event_count', _KEYS)]
 CREATE_BY_USER = _create_sql(BY_USER, _BY_USER_KEYS)
+CREATE_BY_ACTION = _create_sql(BY_ACTION, _BY_ACTION_KEYS)
 _ADD_SQL = _add_sql('event_count', _KEYS)
 _ADD_BY_USER_SQL = _add_sql(BY_USER, _BY_USER_KEYS)
+_ADD_BY_ACTION_SQL = _add_sql(BY_ACTION, _BY_ACTION_KEYS)
 
 
 def add_since(last_seq: int) -> None:
     """Count the events stored after `last_seq`; call in the transaction that stored them."""
-    database.execute_sql(_ADD_SQL, (last_seq,))
-    database.execute_sql(_ADD_BY_USER_SQL, (last_seq,))
+    for sql in (_ADD_SQL, _ADD_BY_USER_SQL, _ADD_BY_ACTION_SQL):
+        database.execute_sql(sql, (last_seq,))
 
 
 REBUILD_SQL = _ADD_SQL.replace('seq > ?', 'seq > 0')
 REBUILD_BY_USER_SQL = _ADD_BY_USER_SQL.replace('seq > ?', 'seq > 0')
+REBUILD_BY_ACTION_SQL = _ADD_BY_ACTION_SQL.replace('seq > ?', 'seq > 0')
 
 
 def rebuild() -> None:
-    database.execute_sql('DELETE FROM event_count')
-    database.execute_sql(f'DELETE FROM {BY_USER}')
+    for table in ('event_count', BY_USER, BY_ACTION):
+        database.execute_sql(f'DELETE FROM {table}')
     add_since(0)
 
 

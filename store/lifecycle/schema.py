@@ -387,6 +387,10 @@ V26_POSTGRES_PAIR_ORDERS = [
 V27_PAIR_ACTION_FACETS = [SqliteOnly('DROP INDEX event_pair_action_ts'), SqliteOnly(
     'CREATE INDEX event_pair_action_ts ON event (category, scope, action, ts, seq, status, workspace_id)')]
 
+# Event counts per action and day (store/derived/rollup.py), filled from the events: where a deep page of a view in
+# action order lies (store/read/ways.py `by_pairs`).
+V28_ACTION_COUNTS = [rollup.CREATE_BY_ACTION, rollup.REBUILD_BY_ACTION_SQL]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
@@ -397,7 +401,8 @@ STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEA
                                    _run(V19_POSTGRES_EVENT_TEXT_PARTS), _run(V20_POSTGRES_COVERING_ORDERS),
                                    _run(V21_POSTGRES_TEXT_BIGRAMS), _run(V22_ACTOR_FACETS),
                                    _run(V23_USER_COUNTS), _run(V24_POSTGRES_TEXT_ACTOR), _run(V25_PAIR_ACTIONS),
-                                   _run(V26_POSTGRES_PAIR_ORDERS), _run(V27_PAIR_ACTION_FACETS)]
+                                   _run(V26_POSTGRES_PAIR_ORDERS), _run(V27_PAIR_ACTION_FACETS),
+                                   _run(V28_ACTION_COUNTS)]
 LATEST = len(STEPS)
 
 

@@ -243,10 +243,11 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
             query = Query(f'{query.where} AND {narrowed[0]}', [*query.params, *narrowed[1]])
     if way.name in (NAMED_PAIRS, NAMED_PAIRS_ONLY):
         return _named_pairs_page(plan, way.name == NAMED_PAIRS)
+    counted = plan.upto is None and not (plan.flt.user or plan.flt.since or plan.flt.until)
     if way.name == PAIR_WALKS:
-        return ways.by_pairs(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after)
+        return ways.by_pairs(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after,
+                             counted and plan.after is None and plan.offset >= SEEK_FROM)
     if way.name == BY_VALUE:
-        counted = plan.upto is None and not (plan.flt.user or plan.flt.since or plan.flt.until)
         return ways.by_value(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after,
                              _group_page(plan) if counted else None)
     if way.name == SORT_TABLE:

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from store.derived import sort_index
+from store.derived import rollup, sort_index
 from store.engine.db import database, is_sqlite
 from store.engine.dialect import index_hint, unindexed
+from store.ledger.buckets import DAY
 from store.read.query import EventFilter, Query, Viewer, add_time_range, days_touched_where
 from store.read.tallies import searched
 
@@ -194,13 +195,13 @@ def pair_order_index(column: str) -> str | None:
 
 
 def by_pairs(query: Query, viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int,
-             after: Key | None = None) -> list[tuple]:
+             after: Key | None = None, counted: bool = False) -> list[tuple]:
     """The page at `offset` of the view `query` (the viewer's, of the filter `flt`) in `sort`'s order (a column
     with an index by pair, `pair_order_index`), read pair by pair: each (scope, category) pair of which the daily
     counts hold events of the view, the pair with the most first, walked in the pair's index, and the walks
     merged. A view of a time range is read value after value of the column, each value's pairs in time order
-    (`_values_of`)."""
-    pairs = [(scope, category) for scope, category, _ in _counted(viewer, flt, ('scope', 'category'), '3 DESC')]
+    (`_values_of`). With `counted` (the counts hold exactly the view: no user, time range or bound on positions),
+    a page in action order is placed by the counts per action (`_placed_by_actions`)."""
     index = pair_order_index(sort.column)
     assert index is not None, sort.column
 
@@ -209,17 +210,56 @@ def by_pairs(query: Query, viewer: Viewer, flt: EventFilter, sort: Sort, offset:
         return Query(f'{query.where} AND e.category = ? AND e.scope = ?{column}',
                      [*query.params, pair[1], pair[0], *value]), index
 
+    if counted and sort.column == 'action':
+        return _placed_by_actions(viewer, flt, sort, offset, limit, walk)
+    pairs = [(scope, category) for scope, category, _ in _counted(viewer, flt, ('scope', 'category'), '3 DESC')]
     if not (flt.since or flt.until):
         return merged_in_order([walk(pair) for pair in pairs], sort, offset, limit, after)
     holding: dict[Any, list[tuple[str, str]]] = {}
     for pair in pairs:
         for value in _values_of(sort.column, index, *pair):
             holding.setdefault(value, []).append(pair)
+
     def read(value: tuple, count: int, skip: int, wanted: int, since: Key | None) -> tuple[list[tuple], int]:
         return _in_time([walk(pair, value) for pair in holding[value[0]]], sort.descending, skip, wanted, since)
 
     return _value_after_value([((value,), 0, read) for value in sorted(holding, reverse=sort.descending)], sort,
                               offset, limit, after, False)
+
+
+def _placed_by_actions(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int,
+                       walk: Callable[[tuple[str, str], tuple], tuple[Query, str | None]]) -> list[tuple]:
+    """The page at `offset` of a view in action order, placed by the counts per action and day
+    (store/derived/rollup.py), which must hold exactly the view: the actions before the page passed by their
+    counts, and within the action holding its start, the days before it; from that day's boundary on, each of the
+    action's pairs `walk`ed in time order and merged. A merge of the pairs' walks in action order steps over
+    every event before the page: measured at 1M events, the middle page of workspace research by action (offset
+    80,798) 251-288 ms."""
+    where = days_touched_where(viewer, replace(flt, search='', user=None))
+    if where is None:
+        return []
+    pairs: dict[str, set[tuple[str, str]]] = {}
+    days: dict[str, dict[int, int]] = {}
+    for action, scope, category, day, count in database.execute_sql(
+            f'SELECT c.action, c.scope, c.category, c.day, sum(c.n) FROM {rollup.BY_ACTION} c WHERE {where[0]} '
+            'GROUP BY 1, 2, 3, 4', where[1]):
+        pairs.setdefault(action, set()).add((scope, category))
+        days.setdefault(action, {})[day] = days.get(action, {}).get(day, 0) + int(count)
+
+    def read(value: tuple, count: int, skip: int, wanted: int, since: Key | None) -> tuple[list[tuple], int]:
+        action = value[0]
+        passed, start = 0, None
+        for day, events in sorted(days[action].items(), reverse=sort.descending):
+            if passed + events > skip:
+                break
+            passed += events
+            start = (day * DAY, 0) if sort.descending else ((day + 1) * DAY - 1, 2 ** 62)
+        walks = [walk(pair, (action,)) for pair in sorted(pairs[action])]
+        found = merged_keys(walks, Sort('timestamp', sort.descending), wanted - passed, start)
+        return rows_at(found[skip - passed:]), passed + len(found)
+
+    return _value_after_value([((action,), sum(days[action].values()), read)
+                               for action in sorted(days, reverse=sort.descending)], sort, offset, limit, None, True)
 
 
 def _values_of(column: str, index: str, scope: str, category: str) -> list[Any]:

@@ -157,7 +157,8 @@ def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events,
     page of the way raced beside it. PostgreSQL (of the C collation) reads pair by pair and value after value
     too (not by user, where its own plan was quicker), by target and description in its indexes by pair; the
     names' markers are SQLite's. Read as a deep page (`deep`), the page of each value read value after value
-    starts at a bucket boundary its counts place, and each walk merged reads its positions in chunks of two."""
+    starts at a bucket boundary its counts place, a page by action at a day's boundary the counts per action and
+    day place, and each walk merged reads its positions in chunks of two."""
     if deep:
         monkeypatch.setattr(planner_module, 'SEEK_FROM', 1)
         monkeypatch.setattr(ways_module._Walk, 'FIRST_CHUNK', 2)
@@ -180,6 +181,13 @@ def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events,
                        workspace=('alpha', None, 'beta')[i % 3], status=('SUCCESS', 'FAILED')[i // 2 % 2],
                        description=('Added credit', 'Started notebook')[i % 2],
                        timestamp=utc(2026, 3, 1, 0, i % 25).isoformat()) for i in range(40)])
+    add_events(*[event(id=f'd{i}', scope=('Service', 'Workspace', 'Organization')[i % 3],  # over the days before
+                       category=('AI Notebook', 'Member', 'Member')[i % 3], workspace=('alpha', 'beta', None)[i % 4 % 3],
+                       action=(('Start Notebook', 'Stop Notebook'), ('Add Member', 'Remove Member'),
+                               ('Add Member', 'Remove Member'))[i % 3][i // 3 % 2],
+                       description=('Started notebook', 'Added member', 'Added member')[i % 3],
+                       target=('nb-1', 'm-1', 'm-2')[i % 3], status=('SUCCESS', 'FAILED')[i % 5 % 2],
+                       timestamp=utc(2026, 2, 20 + i % 7, i % 24).isoformat()) for i in range(42)])
     for flt, sort, name in BY_PAIRS:
         for viewer in (ORG, ALPHA):
             whole = _sorted_in_python(viewer, flt, sort)
