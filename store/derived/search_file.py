@@ -63,7 +63,8 @@ CREATE = [
 TERMS = 'event_search_terms'
 _NAMES = ('search_progress', 'event_search', 'sort_target', 'sort_description', 'sort_progress',
           *sort_index.PAIR_INDEXES.values(),
-          *(name.removeprefix('search.') for name in (*sort_index.BOUNDS.values(), *sort_index.TALLIES.values())))
+          *(name.removeprefix('search.') for name in (*sort_index.BOUNDS.values(), *sort_index.TALLIES.values(),
+                                                      sort_index.UNCUT)))
 # A file without one of them gets it (the sort tables' indexes by pair, since 2026-12-08, are built from the tables;
 # their blocks are cut from the tables at the next fill).
 _TABLES = f"SELECT count(*) FROM {SCHEMA}.sqlite_master WHERE name IN ({', '.join(repr(n) for n in _NAMES)})"

@@ -61,12 +61,17 @@ def _create(column: str, table: str) -> str:
 BLOCK = 8192
 BOUNDS = {column: f'{table}_bound' for column, table in TABLES.items()}
 TALLIES = {column: f'{table}_tally' for column, table in TABLES.items()}
-_FIRST_BOUND = "INSERT OR IGNORE INTO {bounds} (id, value, ts, seq) VALUES (1, '', -9223372036854775808, 0)"
+# A table filled before the blocks is cut from its first entry on, CUT_BLOCKS blocks a transaction (about 1.5 s
+# at 10M events), so that no other writer of the file waits long; the position from which its entries are not yet
+# cut is kept here meanwhile, and the blocks are not read (`blocked`).
+UNCUT = 'search.sort_uncut'
+CUT_BLOCKS = 64
+_LEAST = ('', -(2 ** 63), 0)  # the first block's position: before any entry
+CUT_PAUSE = 0.2  # between two transactions of a cut, for other writers of the file (their waits poll up to 100 ms)
 
 
 def _blocks_create(column: str) -> list[str]:
-    """The statements making `column`'s blocks (BOUNDS, TALLIES) and its first bound. A file with entries from
-    before the blocks gets them cut at the next fill (`_cut_unblocked`)."""
+    """The statements making `column`'s blocks (BOUNDS, TALLIES) and its first bound."""
     bounds, tally = BOUNDS[column], TALLIES[column]
     return [f"""CREATE TABLE IF NOT EXISTS {bounds} (id INTEGER PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL,
                    seq INTEGER NOT NULL)""",
@@ -74,8 +79,11 @@ def _blocks_create(column: str) -> list[str]:
             f"""CREATE TABLE IF NOT EXISTS {tally} (block INTEGER NOT NULL, pair INTEGER NOT NULL,
                    failed INTEGER NOT NULL, workspace_id INTEGER NOT NULL, n INTEGER NOT NULL,
                    PRIMARY KEY (block, pair, failed, workspace_id)) WITHOUT ROWID""",
-            _FIRST_BOUND.format(bounds=bounds)]
+            f"INSERT OR IGNORE INTO {bounds} (id, value, ts, seq) VALUES (1, '{_LEAST[0]}', {_LEAST[1]}, {_LEAST[2]})"]
 
+
+_UNCUT_CREATE = f"""CREATE TABLE IF NOT EXISTS {UNCUT} (name TEXT PRIMARY KEY, value TEXT NOT NULL, ts INTEGER NOT NULL,
+                       seq INTEGER NOT NULL)"""
 
 Position = tuple[str, int, int]  # an entry's (value, ts, seq)
 
@@ -89,54 +97,96 @@ def block_range(column: str, block: int) -> tuple[Position, Position | None]:
     return tuple(lo), None if hi is None else tuple(hi)
 
 
-def _cut(column: str, block: int) -> None:
-    """Cut `block` into blocks of BLOCK entries: bounds after its first BLOCK entries and every BLOCK after,
-    numbered on from the highest, and its entries counted again into them (the first keeps its number)."""
+def _cut(column: str, lo: Position, hi: Position | None, keep: int | None, most: int | None = None) -> int:
+    """Cut the entries from `lo` up to `hi` (at most `most` of them) into blocks of BLOCK: a bound at every BLOCK-th
+    entry, numbered on from the highest, and the entries counted into them. With `keep`, the first BLOCK entries
+    stay in that block (a block cut again); else a bound starts them too. Returns the entries cut."""
     table, bounds, tally = TABLES[column], BOUNDS[column], TALLIES[column]
-    lo, hi = block_range(column, block)
     where, params = f'({column}, ts, seq) >= (?, ?, ?)', [*lo]
     if hi is not None:
         where, params = f'{where} AND ({column}, ts, seq) < (?, ?, ?)', [*params, *hi]
-    ranked = (f'SELECT {column} AS value, ts, seq, coalesce(pair, 0) AS pair, failed, coalesce(workspace_id, 0) AS ws, '
-              f'row_number() OVER (ORDER BY {column}, ts, seq) - 1 AS r FROM {table} WHERE {where}')
-    highest = database.execute_sql(f'SELECT max(id) FROM {bounds}').fetchone()[0]
+    limit = '' if most is None else f' LIMIT {int(most)}'
+    ranked = (f'SELECT value, ts, seq, pair, failed, ws, row_number() OVER (ORDER BY value, ts, seq) - 1 AS r FROM '
+              f'(SELECT {column} AS value, ts, seq, coalesce(pair, 0) AS pair, failed, coalesce(workspace_id, 0) AS ws '
+              f'FROM {table} WHERE {where} ORDER BY {column}, ts, seq{limit})')
+    base = database.execute_sql(f'SELECT max(id) FROM {bounds}').fetchone()[0] + (keep is None)
     database.execute_sql(f'INSERT INTO {bounds} (id, value, ts, seq) SELECT ? + r / {BLOCK}, value, ts, seq '
-                         f'FROM ({ranked}) WHERE r > 0 AND r % {BLOCK} = 0 ORDER BY r', [highest, *params])
-    database.execute_sql(f'DELETE FROM {tally} WHERE block = ?', (block,))
-    database.execute_sql(f"""INSERT INTO {tally} (block, pair, failed, workspace_id, n)
-        SELECT CASE WHEN r / {BLOCK} = 0 THEN ? ELSE ? + r / {BLOCK} END, pair, failed, ws, count(*)
-        FROM ({ranked}) GROUP BY r / {BLOCK}, pair, failed, ws""", [block, highest, *params])
+                         f'FROM ({ranked}) WHERE r % {BLOCK} = 0 AND (r > 0 OR ?) ORDER BY r',
+                         [base, *params, keep is None])
+    if keep is not None:
+        database.execute_sql(f'DELETE FROM {tally} WHERE block = ?', (keep,))
+    counted = database.execute_sql(f"""INSERT INTO {tally} (block, pair, failed, workspace_id, n)
+        SELECT CASE WHEN r / {BLOCK} = 0 AND ? IS NOT NULL THEN ? ELSE ? + r / {BLOCK} END, pair, failed, ws, count(*)
+        FROM ({ranked}) GROUP BY r / {BLOCK}, pair, failed, ws RETURNING n""", [keep, keep, base, *params])
+    return sum(row[0] for row in counted.fetchall())
+
+
+def _uncut_from(column: str) -> Position | None:
+    """The position from which `column`'s entries are not yet cut into blocks, None when all are."""
+    row = database.execute_sql(f'SELECT value, ts, seq FROM {UNCUT} WHERE name = ?', (column,)).fetchone()
+    return None if row is None else tuple(row)
 
 
 def _count_filled(column: str, upto: int, last: int) -> None:
     """Count the events at positions upto < seq <= last (just filled into `column`'s table) into the blocks their
-    entries fall in, then cut the blocks grown beyond twice BLOCK."""
+    entries fall in (not those still to be cut), then cut the blocks grown beyond twice BLOCK."""
     bounds, tally = BOUNDS[column], TALLIES[column]
+    uncut = _uncut_from(column)
+    before = '' if uncut is None else f' AND (e.{column}, e.ts, e.seq) < (?, ?, ?)'
     database.execute_sql(f"""INSERT INTO {tally} (block, pair, failed, workspace_id, n)
         SELECT (SELECT b.id FROM {bounds} b WHERE (b.value, b.ts, b.seq) <= (e.{column}, e.ts, e.seq)
                 ORDER BY b.value DESC, b.ts DESC, b.seq DESC LIMIT 1),
                coalesce(p.id, 0), e.status = 'FAILED', coalesce(e.workspace_id, 0), count(*)
         FROM main.event e LEFT JOIN main.facet_marker p ON p.scope = e.scope AND p.category = e.category
-        WHERE e.seq > ? AND e.seq <= ? GROUP BY 1, 2, 3, 4
-        ON CONFLICT (block, pair, failed, workspace_id) DO UPDATE SET n = n + excluded.n""", (upto, last))
+        WHERE e.seq > ? AND e.seq <= ?{before} GROUP BY 1, 2, 3, 4
+        ON CONFLICT (block, pair, failed, workspace_id) DO UPDATE SET n = n + excluded.n""",
+                         (upto, last, *(uncut or ())))
     grown = database.execute_sql(f'SELECT block FROM {tally} GROUP BY block HAVING sum(n) > ?', (2 * BLOCK,))
     for (block,) in grown.fetchall():
-        _cut(column, block)
+        lo, hi = block_range(column, block)
+        if uncut is not None and (hi is None or hi > uncut):
+            hi = uncut  # the last block cut so far ends where the entries still to cut begin
+        _cut(column, lo, hi, keep=block)
 
 
-def _cut_unblocked(column: str) -> None:
-    """Cut a table filled before the blocks (its entries, but no counts) into blocks, from its first block."""
-    tally, table = TALLIES[column], TABLES[column]
-    if database.execute_sql(f'SELECT NOT EXISTS (SELECT 1 FROM {tally}) AND EXISTS (SELECT 1 FROM {table})'
-                            ).fetchone()[0]:
-        _cut(column, 1)
+def _mark_unblocked() -> None:
+    """Note a table that has entries but no blocks (filled before them) as to be cut whole."""
+    for column, table in TABLES.items():
+        database.execute_sql(f"""INSERT OR IGNORE INTO {UNCUT} (name, value, ts, seq) SELECT ?, ?, ?, ?
+            WHERE NOT EXISTS (SELECT 1 FROM {TALLIES[column]}) AND EXISTS (SELECT 1 FROM {table})""",
+                             (column, *_LEAST))
+
+
+def cut_some() -> bool:
+    """Cut CUT_BLOCKS blocks more of each table not wholly cut, in a transaction of the index file; whether any
+    is still not wholly cut."""
+    if blocked():
+        return False
+    with database.atomic():
+        PROGRESS.claim()
+        _mark_unblocked()
+        for column in TABLES:
+            start = _uncut_from(column)
+            if start is None:
+                continue
+            most = CUT_BLOCKS * BLOCK
+            cut = _cut(column, start, None, keep=1 if start == _LEAST else None, most=most)
+            following = database.execute_sql(
+                f'SELECT {column}, ts, seq FROM {TABLES[column]} WHERE ({column}, ts, seq) >= (?, ?, ?) '
+                f'ORDER BY {column}, ts, seq LIMIT 1 OFFSET ?', (*start, cut)).fetchone()
+            if following is None:
+                database.execute_sql(f'DELETE FROM {UNCUT} WHERE name = ?', (column,))
+            else:
+                database.execute_sql(f'UPDATE {UNCUT} SET value = ?, ts = ?, seq = ? WHERE name = ?',
+                                     (*following, column))
+        return not blocked()
 
 
 def blocked() -> bool:
-    """Whether every table's blocks count its entries (not a table filled before the blocks, not yet cut)."""
+    """Whether every table's blocks count all of its entries (none filled before the blocks still to be cut)."""
     return not database.execute_sql('SELECT ' + ' OR '.join(
         f'(NOT EXISTS (SELECT 1 FROM {TALLIES[column]}) AND EXISTS (SELECT 1 FROM {table}))'
-        for column, table in TABLES.items())).fetchone()[0]
+        for column, table in TABLES.items()) + f' OR EXISTS (SELECT 1 FROM {UNCUT})').fetchone()[0]
 
 
 # Each table again in the order of its entries' pairs first, the facets carried too: a view of a few pairs reads
@@ -150,6 +200,7 @@ CREATE = [
     # One row per fill: the position it filled up to and that event's hash (the last few).
     'CREATE TABLE IF NOT EXISTS search.sort_progress (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL)',
     *(sql for column in TABLES for sql in _blocks_create(column)),
+    _UNCUT_CREATE,
 ]
 # Schema step 10 as released, when the tables were in the database's own file.
 CREATE_V10 = [
@@ -184,11 +235,11 @@ def fill() -> int:
         PROGRESS.claim()
         upto, stale = PROGRESS.start()
         if stale:
+            database.execute_sql(f'DELETE FROM {UNCUT}')
             for column, table in TABLES.items():
                 for emptied in (table, TALLIES[column], f'{BOUNDS[column]} WHERE id > 1'):
                     database.execute_sql(f'DELETE FROM {emptied}')
-        for column in TABLES:
-            _cut_unblocked(column)
+        _mark_unblocked()
         last = chain.head()
         if last[0] <= upto:
             return 0
@@ -208,7 +259,10 @@ def fill_if_due() -> int:
     due = database.execute_sql(f'SELECT (SELECT coalesce(max(seq), 0) FROM main.event) - {SORTED} >= ? OR '
                                f'{SORTED} < (SELECT coalesce(max(seq), 0) FROM search.sort_progress)',
                                (FLUSH_AT,)).fetchone()[0]
-    return fill() if due or not blocked() else 0
+    filled = fill() if due else 0
+    while cut_some():  # a table filled before the blocks
+        time.sleep(CUT_PAUSE)
+    return filled
 
 
 def flush() -> int:

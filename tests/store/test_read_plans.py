@@ -182,7 +182,8 @@ def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events,
                        description=('Added credit', 'Started notebook')[i % 2],
                        timestamp=utc(2026, 3, 1, 0, i % 25).isoformat()) for i in range(40)])
     add_events(*[event(id=f'd{i}', scope=('Service', 'Workspace', 'Organization')[i % 3],  # over the days before
-                       category=('AI Notebook', 'Member', 'Member')[i % 3], workspace=('alpha', 'beta', None)[i % 4 % 3],
+                       category=('AI Notebook', 'Member', 'Member')[i % 3],
+                       workspace=('alpha', 'beta', None)[i % 4 % 3],
                        action=(('Start Notebook', 'Stop Notebook'), ('Add Member', 'Remove Member'),
                                ('Add Member', 'Remove Member'))[i % 3][i // 3 % 2],
                        description=('Started notebook', 'Added member', 'Added member')[i % 3],

@@ -11,6 +11,7 @@ import pytest
 
 from store.derived import search_file, sort_index
 from store.engine.db import database
+from store.engine.timefmt import from_millis
 from store.ledger.validation import validate_event
 from store.read import planner as planner_module
 from store.read import ways as ways_module
@@ -219,7 +220,19 @@ def test_blocks_count_each_entry_in_the_block_its_position_falls_in(add_events, 
         database.execute_sql(f'DELETE FROM {sort_index.TALLIES[column]}')
         database.execute_sql(f'DELETE FROM {sort_index.BOUNDS[column]} WHERE id > 1')
     assert not sort_index.blocked()
-    assert sort_index.fill_if_due() == 0  # cut, nothing new to fill
+    monkeypatch.setattr(sort_index, 'CUT_BLOCKS', 2)  # 8 entries a transaction
+    monkeypatch.setattr(sort_index, 'CUT_PAUSE', 0)
+    assert sort_index.cut_some() and sort_index.cut_some()  # 16 entries cut, the rest to come
+    with monkeypatch.context() as meanwhile:  # filled meanwhile: counted if before the entries still to cut
+        meanwhile.setattr(sort_index, 'cut_some', lambda: False)
+        _store(add_events, 100, 3)
+        assert sort_index.fill() == 3
+        lo = raw_sql('SELECT value, ts FROM search.sort_target_bound ORDER BY value DESC, ts DESC LIMIT 1')[0]
+        add_events(*[event(id=f'late{i}', target=lo[0], timestamp=from_millis(lo[1]).isoformat())
+                     for i in range(9)])  # into the last block cut so far, which grows and is cut again
+        assert sort_index.fill() == 9
+    assert not sort_index.blocked()
+    assert sort_index.fill_if_due() == 0  # cut to the end, nothing new to fill
     assert sort_index.blocked()
     _blocks_hold_their_entries()
 
