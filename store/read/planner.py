@@ -157,7 +157,8 @@ class Plan:
 
 
 def plan_page(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: int, total: int,
-              near: bool = False, *, after: Key | None = None, upto: int | None = None) -> Plan:
+              near: bool = False, *, after: Key | None = None, upto: int | None = None,
+              seek_from: int | None = None) -> Plan:
     """The plan of a page at `offset` of a view holding `total` events. `near` says `total` is only an upper
     bound and the page is near the start (a cursor's page, or the rest after a seek).
 
@@ -169,7 +170,8 @@ def plan_page(viewer: Viewer, flt: EventFilter, sort: Sort, offset: int, limit: 
         return replace(plan, after=after, upto=upto).noting(
             *(() if after is None else ('a walk goes on after the last event it read',)),
             *(() if upto is None else (f'a walk reads the events stored up to position {upto:,} only',)))
-    seek = _seek(viewer, flt, sort, offset, total) if offset >= SEEK_FROM and not near else None
+    seek_from = SEEK_FROM if seek_from is None else seek_from
+    seek = _seek(viewer, flt, sort, offset, total) if offset >= seek_from and not near else None
     if seek is not None:
         narrowed, skip, remaining = seek
         return plan_page(viewer, narrowed, sort, skip, limit, remaining, near=True).noting(
@@ -272,9 +274,12 @@ def _sort_table_page(plan: Plan, query: Query) -> list[tuple]:
 
 def _group_page(plan: Plan) -> ways.GroupPage:
     """Reads a group of a BY_VALUE page (the events of one value of the sort column) in time order by its own
-    plan, which places a deep page by the group's counts (`_seek`)."""
+    plan, which places the page by the group's counts (`_seek`) from any offset: a group's walk in time order may
+    test each event of the group's index on its row (measured at 10M events, a Workspace Admin's category Member
+    by user at offset 5,000, 4,950 into one user's: 36 ms from the group's first event)."""
     in_time = Sort('timestamp', plan.sort.descending)
-    return lambda part, offset, limit, total: execute(plan_page(plan.viewer, part, in_time, offset, limit, total))
+    return lambda part, offset, limit, total: execute(
+        plan_page(plan.viewer, part, in_time, offset, limit, total, seek_from=1))
 
 
 def _walked_in_time_order(plan: Plan, way: Way) -> bool:
