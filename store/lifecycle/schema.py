@@ -391,14 +391,6 @@ V27_PAIR_ACTION_FACETS = [SqliteOnly('DROP INDEX event_pair_action_ts'), SqliteO
 # action order lies (store/read/ways.py `by_pairs`).
 V28_ACTION_COUNTS = [rollup.CREATE_BY_ACTION, rollup.REBUILD_BY_ACTION_SQL]
 
-# SQLite: each user's events in action order, their facets carried, so a user's view by action is read in the index
-# alone, a deep page stepping over its entries only. Measured at 1M events, user bob's 35,882 events by action at
-# offset 5,000: 58-61 ms (the pairs' walks, or the matches sorted), 0.2 ms in this index; at the middle 0.6. The
-# index is partial on a condition no event fails (ways.USER_ORDER_TERM) that only the walks meant for it write: as a
-# full index, SQLite took it for other queries of a user's events, counts among them, which then sorted by day.
-V29_USER_ACTIONS = [SqliteOnly('CREATE INDEX event_actor_action_ts ON event (actor, action, ts, seq, status, '
-                               'workspace_id, scope, category) WHERE ts > -9223372036854775808')]
-
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
@@ -410,7 +402,7 @@ STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEA
                                    _run(V21_POSTGRES_TEXT_BIGRAMS), _run(V22_ACTOR_FACETS),
                                    _run(V23_USER_COUNTS), _run(V24_POSTGRES_TEXT_ACTOR), _run(V25_PAIR_ACTIONS),
                                    _run(V26_POSTGRES_PAIR_ORDERS), _run(V27_PAIR_ACTION_FACETS),
-                                   _run(V28_ACTION_COUNTS), _run(V29_USER_ACTIONS)]
+                                   _run(V28_ACTION_COUNTS)]
 LATEST = len(STEPS)
 
 

@@ -54,7 +54,6 @@ BY_VALUE = 'by value'
 PAIR_WALKS = 'pair walks'
 NAMED_PAIRS = 'named pairs'
 NAMED_PAIRS_ONLY = 'named pairs only'
-USER_WALK = 'user walk'
 
 # Matches from which a sort table's order is walked rather than the matches sorted. A filter of facets and
 # time only is checked on the entries themselves (store/read/ways.py `prefilter`): a walk then costs at most a
@@ -126,9 +125,8 @@ class Way:
             NAMED_PAIRS: "read the pairs whose names hold the keyword as views of their own, sort the other "
                          'matches, and merge them',
             NAMED_PAIRS_ONLY: 'read the pairs whose names hold the keyword as views of their own, and merge them',
-            USER_WALK: "walk the user's events in the index of their order, which holds their facets",
         }[self.name]
-        if self.name not in (VIEW_WALK, ORDER_WALK, BY_VALUE, PAIR_WALKS, NAMED_PAIRS, NAMED_PAIRS_ONLY, USER_WALK):
+        if self.name not in (VIEW_WALK, ORDER_WALK, BY_VALUE, PAIR_WALKS, NAMED_PAIRS, NAMED_PAIRS_ONLY):
             text += ', the search index narrowing the candidates' if self.narrow_search else ''
         return text
 
@@ -256,8 +254,6 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
                              _group_page(plan) if counted else None)
     if way.name == SORT_TABLE:
         return _sort_table_page(plan, query)
-    if way.name == USER_WALK:
-        return ways.in_user_order(query, plan.sort, plan.offset, plan.limit, plan.after)
     if is_sqlite() and (way.name == VIEW_WALK or _walked_in_time_order(plan, way)):
         walks = ways.in_time_order(query, plan.viewer, plan.flt)
         return ways.merged_in_order(walks, plan.sort, plan.offset, plan.limit, plan.after)
@@ -387,9 +383,6 @@ def _walk_or_sort(plan: Plan) -> Plan:
     values (scope, category, status, user), the view's values are read one after the other, each in time order
     (BY_VALUE). The matches sorted run beside either.
     """
-    if plan.flt.user and plan.sort.column in ways.USER_ORDER_INDEX:
-        return replace(plan, first=Way(USER_WALK)).noting(
-            f"a user's events are kept in {plan.sort.column} order, with their facets, in an index of their own")
     if _every_event(plan, True):
         if plan.offset < SEEK_FROM:
             return replace(plan, first=Way(ORDER_WALK))

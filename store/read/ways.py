@@ -45,19 +45,6 @@ _IN_ROW = {'e.seq': 0, 'e.ts': 2, 'e.actor': 3, 'e.scope': 4, 'e.category': 5, '
 ORDER_INDEX = {'timestamp': 'event_ts', 'user': 'event_actor_ts_facets', 'scope': 'event_scope_ts',
                'category': 'event_category_scope_ts', 'action': 'event_action_ts', 'status': 'event_status_ts'}
 
-# The index of each user's events in a column's order, their facets carried (SQLite, schema step 29), and the
-# condition that lets a query use it: the index is partial on it, so SQLite's own plans never take it.
-USER_ORDER_INDEX = {'action': 'event_actor_action_ts'}
-USER_ORDER_TERM = 'e.ts > -9223372036854775808'
-
-
-def in_user_order(query: Query, sort: Sort, offset: int, limit: int, after: Key | None = None) -> list[tuple]:
-    """A page of a user's view (the user and structured conditions only) in `sort`'s order, read in the index of
-    the user's events in that order alone (`USER_ORDER_INDEX`)."""
-    return in_order(Query(f'{query.where} AND {USER_ORDER_TERM}', query.params), sort, offset, limit, True, after,
-                    USER_ORDER_INDEX[sort.column])
-
-
 # The index a walk of a view in time order follows (SQLite), by the view's equalities: left to itself, SQLite
 # may take an index of the view that does not give the time order and sort every event of the view. Measured
 # at 10M events, 'failed' in category Plan (3,767 matches; the category has one scope): event_category_scope_ts
