@@ -19,8 +19,8 @@ from store.lifecycle.opening import close_database, open_database
 # Copied first, in this order (foreign keys); any other table of the source follows, except these
 # derived or engine-specific ones.
 ORDER = ['meta', 'workspace', 'account', 'account_workspace', 'api_token', 'session', 'event']
-SKIP = {'event_count', rollup.BY_USER, rollup.BY_ACTION, 'event_search', 'facet_marker', 'actor_marker', 'sort_target',
-        'sort_description'}
+SKIP = {'event_count', rollup.BY_USER, rollup.BY_ACTION, rollup.BY_USER_ACTION, 'event_search', 'facet_marker',
+        'actor_marker', 'sort_target', 'sort_description'}
 CHUNK = 5000
 ROWS_PER_INSERT = 500
 

@@ -391,6 +391,10 @@ V27_PAIR_ACTION_FACETS = [SqliteOnly('DROP INDEX event_pair_action_ts'), SqliteO
 # action order lies (store/read/ways.py `by_pairs`).
 V28_ACTION_COUNTS = [rollup.CREATE_BY_ACTION, rollup.REBUILD_BY_ACTION_SQL]
 
+# Event counts per user, action and day (store/derived/rollup.py): where a deep page of a user's view in action
+# order lies.
+V29_USER_ACTION_COUNTS = [rollup.CREATE_BY_USER_ACTION, rollup.REBUILD_BY_USER_ACTION_SQL]
+
 STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEARCH_INDEX), _run(V3_CHAIN_HEAD),
                                    _run(V4_DAILY_COUNTS), _run(V5_SESSIONS), _run(V6_ACTOR_STATUS),
                                    _run(V7_CATEGORY_SCOPE), _run(V8_SEARCH_MERGE), _run(V9_SEARCH_MARKERS),
@@ -402,7 +406,7 @@ STEPS: list[Callable[[], None]] = [_run([*V1_TABLES, *V1_POSTGRES]), _run(V2_SEA
                                    _run(V21_POSTGRES_TEXT_BIGRAMS), _run(V22_ACTOR_FACETS),
                                    _run(V23_USER_COUNTS), _run(V24_POSTGRES_TEXT_ACTOR), _run(V25_PAIR_ACTIONS),
                                    _run(V26_POSTGRES_PAIR_ORDERS), _run(V27_PAIR_ACTION_FACETS),
-                                   _run(V28_ACTION_COUNTS)]
+                                   _run(V28_ACTION_COUNTS), _run(V29_USER_ACTION_COUNTS)]
 LATEST = len(STEPS)
 
 

@@ -246,9 +246,9 @@ def _read(plan: Plan, way: Way) -> list[tuple]:
     if way.name in (NAMED_PAIRS, NAMED_PAIRS_ONLY):
         return _named_pairs_page(plan, way.name == NAMED_PAIRS)
     counted = plan.upto is None and not (plan.flt.since or plan.flt.until)  # the daily counts hold the view
-    if way.name == PAIR_WALKS:  # the counts per action have no user
+    if way.name == PAIR_WALKS:  # a user's by the counts per user and action, from any offset: see ways.by_pairs
         return ways.by_pairs(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after,
-                             counted and not plan.flt.user and plan.after is None and plan.offset >= SEEK_FROM)
+                             counted and plan.after is None and (plan.offset >= SEEK_FROM or bool(plan.flt.user)))
     if way.name == BY_VALUE:  # a user's by the counts per user
         return ways.by_value(query, plan.viewer, plan.flt, plan.sort, plan.offset, plan.limit, plan.after,
                              _group_page(plan) if counted else None)

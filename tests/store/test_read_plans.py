@@ -188,6 +188,7 @@ def test_views_of_some_pairs_read_pair_by_pair_equal_the_plain_slice(add_events,
                                ('Add Member', 'Remove Member'))[i % 3][i // 3 % 2],
                        description=('Started notebook', 'Added member', 'Added member')[i % 3],
                        target=('nb-1', 'm-1', 'm-2')[i % 3], status=('SUCCESS', 'FAILED')[i % 5 % 2],
+                       user=('bob@acme.io', 'ann@acme.io')[i % 2],
                        timestamp=utc(2026, 2, 20 + i % 7, i % 24).isoformat()) for i in range(42)])
     every = [(EventFilter(), Sort(column, descending),
               planner_module.PAIR_WALKS if column == 'action' else planner_module.BY_VALUE)

@@ -47,7 +47,7 @@ def test_rollup_totals_equal_row_counts():
 def test_rebuild_gives_the_same_counts():
     append_events(list(demo_events(800, seed=2, end=END, days=10)))
     append_events(list(demo_events(300, seed=3, end=END, days=4)))
-    tables = {'event_count': 5, rollup.BY_USER: 6, rollup.BY_ACTION: 6}
+    tables = {'event_count': 5, rollup.BY_USER: 6, rollup.BY_ACTION: 6, rollup.BY_USER_ACTION: 7}
     before = {table: database.execute_sql(f'SELECT * FROM {table} ORDER BY {", ".join(map(str, range(1, keys + 1)))}')
               .fetchall() for table, keys in tables.items()}
     rollup.rebuild()
