@@ -136,6 +136,28 @@ def cases(con: sqlite3.Connection) -> list[Case]:
               ("'notebook' as a Workspace Admin", admin, EventFilter(search='notebook'),
                f'workspace_id = ? AND {fts}', (research, gram('notebook'), 'notebook')),
               ('user', ORG, EventFilter(user='alice@acme.io'), 'actor = ?', ('alice@acme.io',)))],
+        # deep pages in another column's order: the sort tables' blocks, the counts per action (and user), each
+        # value's own counts (a user's and a time range's target order and time range's are not placed)
+        *[both('depth', f'middle page by {sort.column}{"" if sort.descending else " ascending"}, {name}', viewer,
+               flt, where, params, f'{column} {direction}, ts {direction}, seq {direction}', sort,
+               offset=middle(where, params))
+          for name, viewer, flt, where, params, sort, column in (
+              ('workspace research', ORG, EventFilter(workspace='research'), 'workspace_id = ?', (research,),
+               Sort('target', False), 'target'),
+              ('workspace research', ORG, EventFilter(workspace='research'), 'workspace_id = ?', (research,),
+               Sort('action', True), 'action'),
+              ('a Workspace Admin', admin, EventFilter(), 'workspace_id = ?', (research,),
+               Sort('description', True), 'description'),
+              ('no filter', ORG, EventFilter(), '1', (), Sort('user', False), 'actor'),
+              ('FAILED', ORG, EventFilter(status='FAILED'), 'status = ?', ('FAILED',), Sort('scope', True),
+               'scope'),
+              ('user', ORG, EventFilter(user='alice@acme.io'), 'actor = ?', ('alice@acme.io',),
+               Sort('action', False), 'action'),
+              ('user', ORG, EventFilter(user='alice@acme.io'), 'actor = ?', ('alice@acme.io',),
+               Sort('target', False), 'target'),
+              ('last 7 days', ORG, EventFilter(since=since), 'ts >= ?', (week_ago,), Sort('description', True),
+               'description'))
+          for direction in ['DESC' if sort.descending else 'ASC']],
         both('sort', 'user', ORG, EventFilter(), '1', (), 'actor ASC, ts ASC, seq ASC', Sort('user', False)),
         both('sort', 'action', ORG, EventFilter(), '1', (), 'action ASC, ts ASC, seq ASC', Sort('action', False)),
         both('sort', 'target (sort table)', ORG, EventFilter(), '1', (), 'target ASC, ts ASC, seq ASC',
