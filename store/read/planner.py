@@ -446,8 +446,9 @@ def _read_apart(plan: Plan) -> str | None:
     Service / AI Notebook by action 103 → 4, the last 7 days by action 3.8 → 9.1."""
     if normalize_search(plan.flt.search) or not orders_text_as_python():
         return None
-    if ways.pair_order_index(plan.sort.column) and (plan.flt.scope or plan.flt.category
-                                                      or plan.matches < chain.head()[0] * DENSE_SHARE):
+    ranged = plan.flt.since or plan.flt.until
+    if ways.pair_order_index(plan.sort.column) and (not ranged or ways.values_walked(plan.sort.column)) and (
+            plan.flt.scope or plan.flt.category or plan.matches < chain.head()[0] * DENSE_SHARE):
         return PAIR_WALKS
     # by user, PostgreSQL's own way was quicker: Billing / Credit's failed events 73 ms value after value, 34 not
     return BY_VALUE if ways.grouped(plan.sort.column) and plan.sort.column != 'user' else None
