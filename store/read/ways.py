@@ -114,10 +114,10 @@ def by_value(query: Query, viewer: Viewer, flt: EventFilter, sort: Sort, offset:
     """The page at `offset` of the view `query` (the viewer's, of `flt` without keyword) in the order of a
     column of few values (`_GROUPED_BY`): the view's values of it, from the daily counts, in `sort`'s order,
     and each value's events read in time order, until the page is full. With `page_of` (the counts hold
-    exactly the view: no user, time range or bound on positions), a value whose events all lie before the
-    page is passed by its count without reading them, and each value's events are read as a view of their
-    own by `page_of`; else by the walks `in_time_order` chooses for it, which step over the events before the
-    page (measured at 1M events, at offset 5,000: FAILED by scope descending 130 ms, category Member by status
+    exactly the view: no time range or bound on positions; a user's, the counts per user), a value whose
+    events all lie before the page is passed by its count without reading them, and each value's events are
+    read as a view of their own by `page_of`; else by the walks `in_time_order` chooses for it, which step over
+    the events before the page (measured at 1M events, at offset 5,000: FAILED by scope descending 130 ms, category Member by status
     ascending 191).
 
     A walk of the column's own index tests each event of the other values it passes, and sorting the matches
@@ -268,8 +268,8 @@ def _placed_by_actions(query: Query, viewer: Viewer, flt: EventFilter, sort: Sor
             start = (day * DAY, 0) if sort.descending else ((day + 1) * DAY - 1, 2 ** 62)
         walks = (in_time_order(Query(f'{query.where} AND e.action = ?', [*query.params, action]), viewer, flt)
                  if flt.user else [walk(pair, (action,)) for pair in sorted(pairs[action])])
-        found = merged_keys(walks, Sort('timestamp', sort.descending), wanted - passed, start)
-        return rows_at(found[skip - passed:]), passed + len(found)
+        rows, reached = _in_time(walks, sort.descending, skip - passed, wanted - passed, start)
+        return rows, passed + reached
 
     return _value_after_value([((action,), sum(days[action].values()), read)
                                for action in sorted(days, reverse=sort.descending)], sort, offset, limit, None, True)
