@@ -117,8 +117,8 @@ def by_value(query: Query, viewer: Viewer, flt: EventFilter, sort: Sort, offset:
     exactly the view: no time range or bound on positions; a user's, the counts per user), a value whose
     events all lie before the page is passed by its count without reading them, and each value's events are
     read as a view of their own by `page_of`; else by the walks `in_time_order` chooses for it, which step over
-    the events before the page (measured at 1M events, at offset 5,000: FAILED by scope descending 130 ms, category Member by status
-    ascending 191).
+    the events before the page (measured at 1M events, at offset 5,000: FAILED by scope descending 130 ms,
+    category Member by status ascending 191).
 
     A walk of the column's own index tests each event of the other values it passes, and sorting the matches
     costs about 0.6 µs a match: measured at 1M events, workspace research by scope 60 ms, scope Billing by
